@@ -1,0 +1,146 @@
+"""The ``crcsim`` command: thin, it parses arguments, calls the library and maps errors to exit
+codes (0 success, 2 bad input with a one-line message, 130 interrupted)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+import sim
+from sim.errors import InputError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise InputError(name, None, f"expected an integer >= 1, got {value}")
+
+
+def _non_negative(name: str, value: int | None) -> None:
+    if value is not None and value < 0:
+        raise InputError(name, None, f"expected an integer >= 0, got {value}")
+
+
+def _overrides(patients: int | None, seed: int | None) -> dict:
+    o: dict = {}
+    if patients is not None:
+        o["run.patients"] = patients
+    if seed is not None:
+        o["run.seed"] = seed
+    return o
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(sim.__version__, prog_name="crcsim")
+def app() -> None:
+    """crcsim: discrete-event simulation of stage IV rectal cancer treatment pathways."""
+
+
+@app.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--patients", type=int, help="Number of patients (overrides the file).")
+@click.option("--seed", type=int, help="Random seed (overrides the file).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Results directory [default: results/<scenario name>].")
+@click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | None,
+        force: bool, quiet: bool) -> None:
+    """Simulate SCENARIO and write its results directory."""
+    from sim.results_io import check_output_dir, manifest, write_run
+    from sim.runner import run_scenario
+    from sim.scenario import load_scenario
+    from sim.summary import analyse
+
+    _positive("--patients", patients)
+    _non_negative("--seed", seed)
+    loaded = load_scenario(scenario, _overrides(patients, seed))
+    target = out_dir if out_dir is not None else Path("results") / loaded.name
+    check_output_dir(target, force)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("patients"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+    ) as bar:
+        task = bar.add_task(f"simulating {loaded.name}", total=loaded.run.patients)
+        result = run_scenario(loaded, progress=lambda n: bar.advance(task, n))
+    patients_table, summary = analyse(result)
+    wall = time.perf_counter() - started
+    write_run(target, result.events, patients_table, summary,
+              manifest(loaded, str(scenario), wall), force=force)
+    if not quiet:
+        _print_summary(summary, target, wall)
+
+
+@app.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+def validate(scenario: Path) -> None:
+    """Check SCENARIO (and what it extends) without running it."""
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    click.echo(
+        f"{scenario}: valid scenario '{loaded.name}' ({loaded.run.patients} patients, "
+        f"seed {loaded.run.seed}, {len(loaded.strategy.phases)} phases)"
+    )
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _print_summary(s: dict, target: Path, wall: float) -> None:
+    table = Table(title=f"{s['scenario']}: {s['n_patients']:,} patients, seed {s['seed']}")
+    table.add_column("outcome")
+    table.add_column("value", justify="right")
+    table.add_row("completed the schedule", _pct(s["completion_rate"]))
+    for name, frac in s["pathway"].items():
+        if name != "completed" and frac > 0:
+            table.add_row(f"  {name.replace('_', ' ')}", _pct(frac))
+    table.add_row("grade 3-4 toxicity (neoadjuvant)", _pct(s["grade34_toxicity_rate"]))
+    table.add_row("rectal surgery", _pct(s["rectal_surgery_rate"]))
+    table.add_row("surgical complications", _pct(s["surgical_complication_rate"]))
+    for key, label in (("os", "OS"), ("pfs", "PFS")):
+        block = s[key]
+        marks = " / ".join(_pct(block.get(m)) for m in ("12", "24", "36"))
+        median = block.get("median")
+        table.add_row(f"{label} 1/2/3 years", marks)
+        table.add_row(f"{label} median (months)", "-" if median is None else f"{median:.1f}")
+    for name, r in s["resources"].items():
+        table.add_row(
+            f"{name}: utilisation, mean wait",
+            f"{_pct(r['utilisation'])}, {r['mean_wait_days']:.1f} d",
+        )
+    out.print(table)
+    out.print(f"results in {target}/ ({wall:.1f} s)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        click.echo(app.get_help(click.Context(app, info_name="crcsim")))
+        sys.exit(0)
+    try:
+        app.main(args=args, prog_name="crcsim", standalone_mode=False)
+    except InputError as exc:
+        _fail(f"crcsim: error: {exc.one_line()}", 2)
+    except click.UsageError as exc:
+        _fail(f"crcsim: error: {exc.format_message()}", 2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        _fail("crcsim: interrupted; nothing was written", 130)
+    sys.exit(0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(message.replace("\n", " "), err=True)
+    sys.exit(code)

@@ -1,0 +1,167 @@
+"""One virtual patient's running state, and the waits that let disease interrupt treatment.
+
+Every wait goes through :meth:`Patient.hold`, which ends early when the next *alert* falls inside
+it: death, the end of follow-up, or symptoms revealing a progression that imaging has not found.
+The alert then raises an exception that unwinds the treatment steps to the pathway, which logs
+the exit or reroutes the patient. One patient process, no polling, no extra simpy events.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim import events as ev
+from sim.disease import DiseaseClock
+from sim.rng import Stream
+
+
+class PatientExit(Exception):
+    """The patient leaves the model (death or end of follow-up)."""
+
+
+class Died(PatientExit):
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class FollowUpEnded(PatientExit):
+    pass
+
+
+class ProgressionDetected(Exception):
+    """Progression found during a curative phase: the pathway reroutes the patient."""
+
+
+class Patient:
+    __slots__ = (
+        "index", "env", "log_rows", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
+        "palliative", "exit", "tox", "response_draws", "decisions", "durations", "surgery",
+        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
+        "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
+        "adjuvant_delay", "adjuvant_prevented_by",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        env,
+        log_rows: list,
+        attrs: dict,
+        disease: DiseaseClock,
+        t_end: float,
+        streams: dict[str, Stream],
+    ) -> None:
+        self.index = index
+        self.env = env
+        self.log_rows = log_rows
+        self.phase = "neoadjuvant"
+        self.attrs = attrs
+        self.disease = disease
+        self.t_end = t_end
+        self.detected = False
+        self.palliative = False
+        self.exit: BaseException | None = None
+        self.tox = streams["toxicity"]
+        self.response_draws = streams["response"]
+        self.decisions = streams["decisions"]
+        self.durations = streams["durations"]
+        self.surgery = streams["surgery"]
+        self.regimen: str = attrs["regimen"]
+        self.rt_course: str = attrs["radiotherapy_course"]
+        self.sites: tuple[str, ...] = attrs["sites"]
+        self.untreated: set[str] = set(self.sites)
+        self.local_treatment_started = False
+        self.rt_end: float | None = None
+        self.curative_chemo_days = 0.0
+        self.cycles = 0
+        self.dose_reduced = False
+        self.response = "SD"
+        self.decision: str | None = None
+        self.last_surgery: float | None = None
+        self.adjuvant_delay = 0.0
+        self.adjuvant_prevented_by: str | None = None
+        self._update_alert()
+
+    # ------------------------------------------------------------------ log
+    def log(self, event: str, detail: str = "", value: float = 0.0) -> None:
+        self.log_rows.append((self.index, self.env.now, event, self.phase, detail, value))
+
+    def log_at(self, day: float, event: str, detail: str = "", value: float = 0.0) -> None:
+        self.log_rows.append((self.index, day, event, self.phase, detail, value))
+
+    # ---------------------------------------------------------------- waits
+    def _update_alert(self) -> None:
+        d = self.disease
+        t = min(d.t_death, self.t_end)
+        if not self.detected:
+            t = min(t, d.t_symptoms)
+        self.t_alert = t
+
+    def hold(self, days: float):
+        """Wait ``days``, unless death, end of follow-up or symptoms come first."""
+        env = self.env
+        end = env.now + days
+        while end >= self.t_alert:
+            yield env.timeout(max(0.0, self.t_alert - env.now))
+            self._fire()
+        yield env.timeout(end - env.now)
+
+    def hold_until(self, time: float):
+        return self.hold(max(0.0, time - self.env.now))
+
+    def hold_forever(self):
+        return self.hold(math.inf)
+
+    def _fire(self) -> None:
+        if self.exit is not None:  # a concurrent step of this patient already raised it
+            raise self.exit
+        now = self.env.now
+        if now < self.t_alert:
+            return
+        d = self.disease
+        if self.t_end <= d.t_death and now >= self.t_end:
+            self.exit = FollowUpEnded()
+            raise self.exit
+        if now >= d.t_death:
+            self.exit = Died(d.death_cause())
+            raise self.exit
+        self._detect("symptoms")
+
+    # ------------------------------------------------------------- disease
+    def image(self) -> None:
+        """Imaging at this moment finds a true progression that has already happened."""
+        if not self.detected and self.disease.t_progression <= self.env.now:
+            self._detect("imaging")
+
+    def _detect(self, how: str) -> None:
+        self.detected = True
+        self.log(ev.PROGRESSION_DETECTED, how, self.disease.t_progression)
+        self._update_alert()
+        if not self.palliative:
+            self.exit = ProgressionDetected(how)
+            raise self.exit
+
+    def update_hazard_state(self) -> None:
+        """Recompute the disease state from what has been treated, from now on."""
+        if self.palliative:
+            state = "palliative"
+        elif not self.untreated:
+            state = "all_sites_treated"
+        elif self.local_treatment_started:
+            state = "partially_treated"
+        else:
+            state = "on_treatment"
+        self.disease.set_state(self.env.now, state)
+        self._update_alert()
+
+    def treat_site(self, site: str) -> None:
+        if site in self.untreated:
+            self.untreated.discard(site)
+            self.log(ev.SITE_TREATED, site)
+
+    def enter_palliative(self, reason: str) -> None:
+        self.phase = "palliative"
+        self.palliative = True
+        self.log(ev.PALLIATIVE_START, reason)
+        self.update_hazard_state()

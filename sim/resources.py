@@ -1,0 +1,59 @@
+"""Shared resources as booking calendars: linac, theatre, MDT.
+
+Departments book ahead: a radiotherapy course is a block of weekday fraction slots, an operation a
+slot on a theatre list, a case a place at the weekly MDT. A :class:`SlotCalendar` holds, for each
+day, how many of its slots are taken; a booking takes the first open day at or after the earliest
+requested time that still has a free slot, first come first served in simulation order. The wait
+(booked time minus earliest time) goes into the event log, and utilisation is derived from the log.
+A booked slot starts at ``SLOT_TIME`` of its day.
+"""
+
+from __future__ import annotations
+
+import math
+
+SLOT_TIME = 0.375  # 09:00, as a fraction of a day
+
+
+class SlotCalendar:
+    __slots__ = ("name", "open_day", "capacity", "used")
+
+    def __init__(self, name: str, weekdays: list[int], slots_per_day: int) -> None:
+        self.name = name
+        self.open_day = tuple(d in weekdays for d in range(7))
+        self.capacity = slots_per_day
+        self.used: list[int] = []
+
+    def _first_day(self, earliest: float) -> int:
+        day = math.floor(earliest)
+        return day if day + SLOT_TIME >= earliest else day + 1
+
+    def _free(self, day: int) -> bool:
+        used = self.used
+        if day >= len(used):
+            used.extend([0] * (day - len(used) + 1024))
+        return self.open_day[day % 7] and used[day] < self.capacity
+
+    def book(self, earliest: float) -> float:
+        """Take the first free slot at or after ``earliest``; return its start time."""
+        day = self._first_day(earliest)
+        while not self._free(day):
+            day += 1
+        self.used[day] += 1
+        return day + SLOT_TIME
+
+    def book_course(self, earliest: float, n: int) -> list[float]:
+        """Book ``n`` fractions on successive open days with a free slot (a full day is skipped,
+        and the course continues on the next one, as a department reschedules a fraction)."""
+        times = []
+        day = self._first_day(earliest)
+        while len(times) < n:
+            if self._free(day):
+                self.used[day] += 1
+                times.append(day + SLOT_TIME)
+            day += 1
+        return times
+
+    def release(self, time: float) -> None:
+        """Give back a booked slot that will not be used (the patient stopped treatment)."""
+        self.used[math.floor(time)] -= 1

@@ -1,0 +1,112 @@
+"""The only writer of run results: one immutable directory per run, written atomically.
+
+Files are written into a hidden temporary sibling directory and renamed into place at the end, so
+an interrupted or failed run leaves no half-written results, and an existing directory is only
+replaced (with ``force``) once the new one is complete.
+
+| file | content |
+|---|---|
+| ``events.parquet`` | the event log (see :mod:`sim.schemas`) |
+| ``patients.parquet`` | one row per patient (see :data:`sim.schemas.PATIENT_COLUMNS`) |
+| ``summary.json`` | the run summary (see :mod:`sim.summary`) |
+| ``manifest.json`` | resolved scenario, seed, package version, git commit, wall time |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+import sim
+from sim.errors import InputError
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+def check_output_dir(out_dir: Path, force: bool) -> None:
+    """Refuse an existing non-empty directory unless ``force`` (checked before any work)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(str(out_dir), None, "expected a directory, found a file")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise InputError(
+            str(out_dir), None, "expected an empty or new directory (use --force to replace it)"
+        )
+
+
+def git_commit() -> str | None:
+    """The commit of the crcsim source tree, if it is a git checkout ('+dirty' if modified)."""
+    root = Path(sim.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+            timeout=5, check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "") if head else None
+
+
+def manifest(scenario, scenario_path: str, wall_time_s: float, extra: dict | None = None) -> dict:
+    return {
+        "results_schema_version": RESULTS_SCHEMA_VERSION,
+        "scenario_name": scenario.name,
+        "scenario_file": str(Path(scenario_path).resolve()),
+        "seed": scenario.run.seed,
+        "n_patients": scenario.run.patients,
+        "crcsim_version": sim.__version__,
+        "git_commit": git_commit(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall_time_s, 3),
+        **(extra or {}),
+        "scenario": scenario.model_dump(mode="json"),
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def write_run(
+    out_dir: Path,
+    events: pd.DataFrame,
+    patients: pd.DataFrame,
+    summary: dict,
+    manifest_data: dict,
+    force: bool = False,
+) -> Path:
+    """Write a complete results directory at ``out_dir``, atomically."""
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        events.to_parquet(tmp / "events.parquet", engine="pyarrow", index=False)
+        patients.to_parquet(tmp / "patients.parquet", engine="pyarrow", index=False)
+        _write_json(tmp / "summary.json", summary)
+        _write_json(tmp / "manifest.json", manifest_data)
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

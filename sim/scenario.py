@@ -1,0 +1,363 @@
+"""Scenario files: load YAML, resolve ``extends:``, apply overrides, validate once, freeze.
+
+This is the single validation gate (fill out, then validate, then build): the model never sees raw
+YAML and never re-checks input. Any problem becomes one :class:`~sim.errors.InputError` naming the
+file where the offending key was written, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sim.errors import InputError
+from sim.parameters_schema import Parameters
+from sim.population_schema import Population
+from sim.strategy_schema import Strategy
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Calendar(_Frozen):
+    """A resource's opening days and capacity: slots per open day (day 0 is a Monday)."""
+
+    weekdays: list[int] = Field(min_length=1, description="0 = Monday ... 6 = Sunday")
+    slots_per_day: int = Field(ge=1)
+    note: str | None = None
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        bad = [d for d in v if not 0 <= d <= 6]
+        if bad:
+            raise ValueError(f"expected weekdays in 0 (Monday) .. 6 (Sunday), got {bad}")
+        return sorted(set(v))
+
+
+class Resources(_Frozen):
+    """Capacities available to this pathway at one centre."""
+
+    linac: Calendar = Field(description="one slot = one radiotherapy fraction")
+    theatre: Calendar = Field(description="one slot = one operation or ablation session")
+    mdt: Calendar = Field(description="one slot = one case discussed at a meeting")
+
+
+class PoissonArrivals(_Frozen):
+    type: Literal["poisson"]
+    per_week: float = Field(gt=0, description="mean new patients per week at each centre")
+    source: str | None = None
+    note: str | None = None
+
+
+class AllAtStart(_Frozen):
+    type: Literal["all_at_start"]
+
+
+class Run(_Frozen):
+    patients: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    horizon_months: float = Field(gt=0, description="follow-up of each patient from first treatment")
+    arrivals: PoissonArrivals | AllAtStart = Field(discriminator="type")
+    centre_size: int = Field(
+        ge=1,
+        description="patients are split, in order, into independent centres of this size, each "
+        "with its own resources; fixed by the scenario so results never depend on workers",
+    )
+
+
+class Scenario(_Frozen):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str | None = None
+    population: Population
+    strategy: Strategy
+    parameters: Parameters
+    resources: Resources
+    run: Run
+
+    @property
+    def n_centres(self) -> int:
+        return math.ceil(self.run.patients / self.run.centre_size)
+
+
+# --------------------------------------------------------------------------------------- loading
+
+Origins = dict[tuple, str]
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(str(path), None, "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise InputError(str(path), None, f"invalid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), None, f"cannot be read ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), None, "expected a YAML mapping at the top level")
+    return data
+
+
+def _record(node: Any, prefix: tuple, file: str, origins: Origins) -> None:
+    origins[prefix] = file
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _record(value, prefix + (key,), file, origins)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _record(value, prefix + (i,), file, origins)
+
+
+_TAGS = ("distribution", "type", "step")
+
+
+def _same_kind(base: dict, override: dict) -> bool:
+    """A mapping that changes its kind (another distribution, say) replaces, not merges."""
+    return all(override[t] == base.get(t) for t in _TAGS if t in override)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and _same_kind(out[key], value):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins) -> dict:
+    """Read ``path`` and everything it extends; ``path`` is kept as the user wrote it for messages."""
+    real = path.resolve()
+    if real in chain:
+        cycle = " -> ".join(p.name for p in (*chain, real))
+        raise InputError(str(path), "extends", f"expected no cycle, got {cycle}")
+    raw = _read_yaml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        _record(raw, (), str(path), origins)
+        return _absolutise_paths(raw, real)
+    if not isinstance(parent, str):
+        raise InputError(str(path), "extends", f"expected a file name, got {parent!r}")
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise InputError(str(path), "extends", f"expected an existing file, got {parent!r}")
+    base = _resolve(parent_path, (*chain, real), origins)
+    _record(raw, (), str(path), origins)
+    return deep_merge(base, _absolutise_paths(raw, real))
+
+
+_PATH_FIELDS = (("population", "csv"), ("parameters", "disease", "background_mortality", "csv"))
+
+
+def _absolutise_paths(raw: dict, file: Path) -> dict:
+    """Paths inside a file are relative to that file, whichever file extends it."""
+    for keys in _PATH_FIELDS:
+        node = raw
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            node[keys[-1]] = str((file.parent / node[keys[-1]]).resolve())
+    return raw
+
+
+def set_by_path(raw: dict, dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in a raw scenario dict, creating mappings on the way."""
+    keys = dotted.split(".")
+    node = raw
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def _read_life_table(path: str, origin: str) -> tuple[tuple[float, float, float], ...]:
+    field = "parameters.disease.background_mortality.csv"
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(origin, field, f"expected an existing CSV file, got {path!r}")
+    rows = []
+    with p.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        need = {"age_from", "death_rate_per_1000_male", "death_rate_per_1000_female"}
+        if not need <= set(reader.fieldnames or ()):
+            raise InputError(str(p), None, f"expected columns {sorted(need)}")
+        for i, row in enumerate(reader, start=2):
+            try:
+                age = float(row["age_from"])
+                male = float(row["death_rate_per_1000_male"]) / 1000.0
+                female = float(row["death_rate_per_1000_female"]) / 1000.0
+            except ValueError:
+                raise InputError(str(p), f"line {i}", "expected numbers") from None
+            if male < 0 or female < 0:
+                raise InputError(str(p), f"line {i}", "expected non-negative death rates")
+            rows.append((age, male, female))
+    if not rows:
+        raise InputError(str(p), None, "expected at least one age band")
+    rows.sort()
+    return tuple(rows)
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read, merge, override and validate a scenario file; raise InputError on any problem."""
+    path = Path(path)
+    origins: Origins = {}
+    raw = _resolve(path, (), origins)
+    for dotted, value in (overrides or {}).items():
+        set_by_path(raw, dotted, value)
+    bm = raw.get("parameters", {}).get("disease", {}).get("background_mortality")
+    if isinstance(bm, dict) and isinstance(bm.get("csv"), str):
+        origin = _origin_of(origins, ("parameters", "disease", "background_mortality", "csv"), path)
+        bm["table"] = _read_life_table(bm["csv"], origin)
+    return validate_raw(raw, origins, path)
+
+
+def validate_raw(raw: dict, origins: Origins, path: Path) -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = _data_loc(raw, err["loc"])
+        raise InputError(
+            _origin_of(origins, loc, path), _format_loc(loc), _expected(err, loc)
+        ) from None
+
+
+def _data_loc(raw: Any, loc: tuple) -> tuple:
+    """Drop the union tags pydantic inserts into error locations, keeping real keys."""
+    out: list = []
+    node = raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict | list):
+            if isinstance(part, str) and not any(c in part for c in "[]-"):
+                # a key that is missing from the data (a required key), or a union tag
+                if isinstance(node, dict) and _looks_like_tag(node, part):
+                    continue
+                out.append(part)
+                node = None
+        else:
+            break
+    return tuple(out)
+
+
+def _looks_like_tag(node: dict, part: str) -> bool:
+    return part in {str(v) for v in node.values() if isinstance(v, str)}
+
+
+def _format_loc(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _origin_of(origins: Origins, loc: tuple, default: Path) -> str:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in origins:
+            return origins[loc[:n]]
+    return str(default)
+
+
+def _allowed_keys(loc: tuple) -> list[str] | None:
+    """Field names of the schema model at ``loc`` (for 'unknown key' messages)."""
+    from typing import get_args, get_origin
+
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        ann = None
+        if isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            ann = model.model_fields[part].annotation
+        elif get_origin(model) is dict:
+            ann = get_args(model)[1]
+        if ann is None:
+            return None
+        model = _unwrap(ann, loc, part)
+        if model is None:
+            return None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(model.model_fields)
+    return None
+
+
+def _unwrap(ann: Any, loc: tuple, part: Any) -> Any:
+    from typing import get_args, get_origin
+
+    while get_origin(ann) is not None and get_origin(ann) is not dict:
+        args = [a for a in get_args(ann) if a is not type(None)]
+        if get_origin(ann) is list:
+            ann = args[0]
+            continue
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1:
+            return models[0]
+        if not models:
+            ann = args[0] if args else None
+            if ann is None:
+                return None
+            continue
+        return None
+    return ann
+
+
+def _expected(err: dict, loc: tuple) -> str:
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "missing required key"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind in ("float_parsing", "float_type"):
+        return f"expected a number, got {shown}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"expected an integer, got {shown}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"expected true or false, got {shown}"
+    if kind in ("string_type",):
+        return f"expected text, got {shown}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}, got {shown}"
+    if kind == "union_tag_invalid":
+        return (
+            f"expected {ctx.get('discriminator')} to be one of {ctx.get('expected_tags')}, "
+            f"got {ctx.get('tag')!r}"
+        )
+    if kind == "union_tag_not_found":
+        return f"expected a {ctx.get('discriminator')} key"
+    bounds = {
+        "greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<",
+    }
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"expected a value {bounds[kind]} {limit}, got {shown}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping, got {shown}"
+    if kind == "list_type":
+        return f"expected a list, got {shown}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} items"
+    if kind == "string_pattern_mismatch":
+        return f"expected letters, digits, '_', '.' or '-', got {shown}"
+    return err["msg"]

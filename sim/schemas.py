@@ -1,0 +1,79 @@
+"""The documented columns of every output table, and the event log's construction.
+
+``events``: one row per event, sorted by patient then time (events of one patient at the same
+time keep the order in which they happened).
+
+| column | type | meaning |
+|---|---|---|
+| patient_id | int64 | index of the patient in the cohort (0-based) |
+| day | float64 | absolute simulation time in days; day 0 is a Monday |
+| event | category | see :data:`sim.events.EVENT_DOCS` |
+| phase | category | clinical phase (neoadjuvant, local_treatment, adjuvant, ..., palliative) |
+| detail | category | event-specific text (see EVENT_DOCS) |
+| value | float64 | event-specific number (see EVENT_DOCS) |
+
+``patients``: one row per patient; see :data:`PATIENT_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
+
+PATIENT_COLUMNS: dict[str, str] = {
+    "patient_id": "index of the patient in the cohort",
+    "centre": "centre the patient was treated at (independent resources per centre)",
+    "arrival_day": "day of first treatment (absolute simulation day)",
+    "age_years": "age at first treatment",
+    "sex": "male / female",
+    "kps": "Karnofsky performance status band",
+    "t_category": "clinical T category",
+    "node_positive": "clinical N+",
+    "metastatic_site": "liver_only / lung_only / liver_and_lung / distant_lymph_nodes",
+    "n_liver_metastases": "number of liver metastases (0 without liver metastases)",
+    "regimen": "assigned chemotherapy regimen",
+    "bevacizumab": "bevacizumab added",
+    "radiotherapy_course": "assigned pelvic radiotherapy course",
+    "sequence": "assigned local-treatment sequence when rectum and metastases are both treated",
+    "pathway": "how the patient left (or finished) the schedule, see sim.outcomes.PATHWAYS",
+    "completed": "completed the schedule as the strategy defines it",
+    "grade34_toxicity": "any grade 3-4 toxicity during neoadjuvant treatment",
+    "grade34_hematological, ..._gastrointestinal, ..._neurological, ..._dermatological":
+        "grade 3-4 toxicity of that type during neoadjuvant treatment",
+    "grade34_toxicity_any_phase": "any grade 3-4 toxicity in any phase",
+    "chemo_cycles": "chemotherapy cycles received (all phases)",
+    "rt_fractions": "radiotherapy fractions received (all courses)",
+    "rectal_surgery": "had total mesorectal excision",
+    "metastasis_treatment": "had local treatment of at least one metastatic site",
+    "all_sites_treated": "every tumour site treated (watch-and-wait after cCR counts)",
+    "surgical_complication": "any Clavien-Dindo >= III complication of rectal surgery",
+    "any_complication": "any Clavien-Dindo >= III complication of any procedure",
+    "ypcr": "pathological complete response at TME",
+    "mdt_decision": "last MDT decision",
+    "os_months": "months from first treatment to death or censoring",
+    "os_event": "1 = died, 0 = censored at the horizon",
+    "pfs_months": "months to detected progression or cancer death, or censoring",
+    "pfs_event": "1 = progression detected or cancer death, 0 = censored",
+    "death_cause": "cancer / other / '' if alive at the horizon",
+}
+
+
+def events_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The event log as a table, from the tuples the model appended."""
+    if not rows:
+        return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
+    cols = list(zip(*rows, strict=True))
+    patient = np.asarray(cols[0], dtype=np.int64)
+    day = np.asarray(cols[1], dtype=np.float64)
+    order = np.lexsort((day, patient))  # stable: same-time events keep their order
+    frame = pd.DataFrame({
+        "patient_id": patient[order],
+        "day": day[order],
+        "event": pd.Categorical(np.asarray(cols[2], dtype=object)[order]),
+        "phase": pd.Categorical(np.asarray(cols[3], dtype=object)[order]),
+        "detail": pd.Categorical(np.asarray(cols[4], dtype=object)[order]),
+        "value": np.asarray(cols[5], dtype=np.float64)[order],
+    })
+    return frame

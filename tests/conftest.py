@@ -1,0 +1,49 @@
+"""Shared fixtures: the reference scenario, small seeded runs, and a writer of scenario files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.runner import run_scenario
+from sim.scenario import load_scenario
+from sim.summary import analyse
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "scenarios" / "li2021_reference.yaml"
+
+
+@pytest.fixture(scope="session")
+def reference_path() -> Path:
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def reference():
+    return load_scenario(REFERENCE)
+
+
+@pytest.fixture(scope="session")
+def small_run():
+    """A seeded 600-patient run of the reference scenario, analysed."""
+    scenario = load_scenario(REFERENCE, {"run.patients": 600, "run.seed": 7})
+    result = run_scenario(scenario)
+    patients, summary = analyse(result)
+    return result, patients, summary
+
+
+@pytest.fixture
+def write_scenario(tmp_path):
+    """Write a YAML scenario extending the reference (or anything) into tmp_path."""
+
+    def write(data: dict | str, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
