@@ -84,11 +84,13 @@ class Patient:
         self._update_alert()
 
     # ------------------------------------------------------------------ log
+    # The log is one flat list, six fields per event (see sim.schemas.events_frame): turning it
+    # into columns is then a slice per column instead of a transpose of tuples.
     def log(self, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.log_rows.append((self.index, self.env.now, event, self.phase, detail, value))
+        self.log_rows.extend((self.index, self.env.now, event, self.phase, detail, value))
 
     def log_at(self, day: float, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.log_rows.append((self.index, day, event, self.phase, detail, value))
+        self.log_rows.extend((self.index, day, event, self.phase, detail, value))
 
     # ---------------------------------------------------------------- waits
     def _update_alert(self) -> None:
@@ -112,6 +114,29 @@ class Patient:
 
     def hold_forever(self):
         return self.hold(math.inf)
+
+    def hold_logging(self, planned: list[tuple[float, str, str, float]], until: float):
+        """Wait until ``until`` while a planned series of events happens.
+
+        The rows ``(day, event, detail, value)`` are logged when the wait ends; if an alert cuts
+        it short, only the rows strictly before that moment are logged (what really happened),
+        and the alert goes on unwinding. Returns how many rows were logged. One engine event
+        stands for the whole series (a course of cycles, a schedule of visits).
+        """
+        try:
+            yield from self.hold_until(until)
+        except BaseException:
+            now = self.env.now
+            done = [row for row in planned if row[0] < now]
+            self._log_rows(done)
+            raise
+        self._log_rows(planned)
+        return len(planned)
+
+    def _log_rows(self, rows: list[tuple[float, str, str, float]]) -> None:
+        index, phase, extend = self.index, self.phase, self.log_rows.extend
+        for day, event, detail, value in rows:
+            extend((index, day, event, phase, detail, value))
 
     def _fire(self) -> None:
         if self.exit is not None:  # a concurrent step of this patient already raised it

@@ -45,11 +45,16 @@ class SlotCalendar:
     def book_course(self, earliest: float, n: int) -> list[float]:
         """Book ``n`` fractions on successive open days with a free slot (a full day is skipped,
         and the course continues on the next one, as a department reschedules a fraction)."""
-        times = []
+        times: list[float] = []
         day = self._first_day(earliest)
+        used, open_day, capacity = self.used, self.open_day, self.capacity
+        if day + 2 * n + 16 >= len(used):
+            used.extend([0] * (day + 2 * n + 1024 - len(used)))
         while len(times) < n:
-            if self._free(day):
-                self.used[day] += 1
+            if day >= len(used):
+                used.extend([0] * 1024)
+            if open_day[day % 7] and used[day] < capacity:
+                used[day] += 1
                 times.append(day + SLOT_TIME)
             day += 1
         return times

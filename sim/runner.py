@@ -64,10 +64,13 @@ def centre_ranges(scenario) -> list[tuple[int, int, int]]:
     return [(c, s, min(s + size, n)) for c, s in enumerate(range(0, n, size))]
 
 
-def run_centre(scenario, centre: int, start: int, stop: int) -> tuple[pd.DataFrame, list]:
-    """Population and event rows of one centre (the unit of parallel work)."""
-    compiled = compile_params(scenario)
-    pop = sample_population(scenario, start, stop)
+def run_centre(
+    scenario, centre: int, start: int, stop: int, compiled=None, population=None
+) -> tuple[pd.DataFrame, list]:
+    """Population and flat event log of one centre (the unit of parallel work)."""
+    compiled = compiled if compiled is not None else compile_params(scenario)
+    pop = population if population is not None else sample_population(scenario, start, stop)
+    pop = pop.copy()
     pop.insert(1, "centre", centre)
     rows = simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
     return pop, rows
@@ -75,14 +78,16 @@ def run_centre(scenario, centre: int, start: int, stop: int) -> tuple[pd.DataFra
 
 def run_scenario(scenario, progress: Progress | None = None) -> SimulationResult:
     """Simulate every patient of the scenario; ``progress(n)`` is told of finished patients."""
+    compiled = compile_params(scenario)
+    cohort = sample_population(scenario, 0, scenario.run.patients)
     pops, rows = [], []
     for centre, start, stop in centre_ranges(scenario):
-        pop, centre_rows = run_centre(scenario, centre, start, stop)
+        part = cohort.iloc[start:stop].reset_index(drop=True)
+        pop, centre_rows = run_centre(scenario, centre, start, stop, compiled, part)
         pops.append(pop)
         rows.extend(centre_rows)
         if progress is not None:
             progress(stop - start)
     population = pd.concat(pops, ignore_index=True) if len(pops) > 1 else pops[0]
-    arrival = population["patient_id"].to_numpy()
-    assert np.all(np.diff(arrival) > 0)
+    assert np.all(np.diff(population["patient_id"].to_numpy()) > 0)
     return SimulationResult(scenario, population, events_frame(rows))

@@ -60,20 +60,35 @@ PATIENT_COLUMNS: dict[str, str] = {
 }
 
 
-def events_frame(rows: list[tuple]) -> pd.DataFrame:
-    """The event log as a table, from the tuples the model appended."""
-    if not rows:
+def _categorical(values: list) -> pd.Categorical:
+    """Categorical with sorted categories, so the same events give the same table whatever the
+    order in which centres were simulated."""
+    codes: dict[str, int] = {}
+    index = np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int32, len(values))
+    names = sorted(codes)
+    remap = np.empty(len(names), dtype=np.int32)
+    for new, name in enumerate(names):
+        remap[codes[name]] = new
+    return pd.Categorical.from_codes(remap[index], categories=names)
+
+
+def events_frame(flat: list) -> pd.DataFrame:
+    """The event log as a table, from the flat list the model appended to (six fields an event:
+    patient_id, day, event, phase, detail, value)."""
+    width = len(EVENT_COLUMNS)
+    if len(flat) % width:
+        raise ValueError("event log length is not a multiple of its six fields")
+    if not flat:
         return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
-    cols = list(zip(*rows, strict=True))
-    patient = np.asarray(cols[0], dtype=np.int64)
-    day = np.asarray(cols[1], dtype=np.float64)
+    patient = np.array(flat[0::width], dtype=np.int64)
+    day = np.array(flat[1::width], dtype=np.float64)
     order = np.lexsort((day, patient))  # stable: same-time events keep their order
     frame = pd.DataFrame({
         "patient_id": patient[order],
         "day": day[order],
-        "event": pd.Categorical(np.asarray(cols[2], dtype=object)[order]),
-        "phase": pd.Categorical(np.asarray(cols[3], dtype=object)[order]),
-        "detail": pd.Categorical(np.asarray(cols[4], dtype=object)[order]),
-        "value": np.asarray(cols[5], dtype=np.float64)[order],
+        "event": _categorical(flat[2::width])[order],
+        "phase": _categorical(flat[3::width])[order],
+        "detail": _categorical(flat[4::width])[order],
+        "value": np.array(flat[5::width], dtype=np.float64)[order],
     })
     return frame

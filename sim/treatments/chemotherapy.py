@@ -80,57 +80,88 @@ def _n_cycles(spec, p, cycle_days: int, cp: ChemoParams) -> int:
     return max(remaining, _round(spec.min_cycles * scale))
 
 
+def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
+    """The course as it will happen unless an alert cuts it short.
+
+    Returns (rows, end, cycle_ends, reduced_after): event rows ``(day, event, detail, value)``,
+    the end of the course, the end day of each cycle, and the cycle index after which the dose
+    is reduced (or None).
+    """
+    regimen = p.regimen
+    cycle_days = cp.cycle_days[regimen]
+    adjuvant = spec.phase == "adjuvant"
+    reduced = p.dose_reduced
+    reduced_after = None
+    rows: list[tuple[float, str, str, float]] = []
+    cycle_ends: list[float] = []
+    t = start
+    number = p.cycles
+    for i in range(n):
+        u = p.tox.take(DRAWS_PER_CYCLE)
+        if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
+            rows.append((t, ev.CHEMO_STOPPED, "adherence", float(i)))
+            break
+        probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
+        number += 1
+        rows.append((t, ev.CHEMO_CYCLE, regimen, float(number)))
+        t += cycle_days
+        cycle_ends.append(t)
+        toxic = False
+        for k in range(4):
+            if u[k] < probs[k]:
+                toxic = True
+                grade = 4.0 if u[4] < cp.grade4_fraction[k] else 3.0
+                rows.append((t, ev.TOXICITY, TOXICITY_TYPES[k], grade))
+        if not toxic:
+            continue
+        if u[6] < cp.discontinuation:
+            rows.append((t, ev.CHEMO_STOPPED, "toxicity", float(i + 1)))
+            break
+        if not reduced and u[5] < cp.dose_reduction:
+            reduced = True
+            reduced_after = i
+            rows.append((t, ev.DOSE_REDUCTION, regimen, float(number)))
+        if i < n - 1:
+            low, high = cp.delay_days
+            delay = low + (high - low) * u[7]
+            rows.append((t, ev.CYCLE_DELAY, "toxicity", delay))
+            t += delay
+    return rows, t, cycle_ends, reduced_after
+
+
 def build(spec, ctx):
     cp: ChemoParams = ctx.chemo
     phase = spec.phase
-    with_rt = spec.with_radiotherapy
     curative = phase != "palliative"
     adjuvant = phase == "adjuvant"
 
     def run(p):
+        start = p.env.now
         if adjuvant:
             if p.adjuvant_prevented_by is not None:
                 p.log(ev.ADJUVANT_CANCELLED, p.adjuvant_prevented_by)
                 return None
             if p.last_surgery is not None:
                 low, high = cp.recovery_days
-                start = p.last_surgery + low + (high - low) * p.durations.random() + p.adjuvant_delay
-                yield from p.hold_until(start)
-        regimen = p.regimen
-        cycle_days = cp.cycle_days[regimen]
+                gate = p.last_surgery + low + (high - low) * p.durations.random() + p.adjuvant_delay
+                start = max(start, gate)
+        cycle_days = cp.cycle_days[p.regimen]
         n = _n_cycles(spec, p, cycle_days, cp)
+        if start > p.env.now:
+            yield from p.hold_until(start)  # recovery after surgery, before adjuvant
         p.phase = phase
-        given = 0
-        for i in range(n):
-            u = p.tox.take(DRAWS_PER_CYCLE)
-            if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
-                p.log(ev.CHEMO_STOPPED, "adherence", given)
-                break
-            probs = cp.probabilities[(regimen, with_rt, p.dose_reduced)]
-            p.cycles += 1
-            p.log(ev.CHEMO_CYCLE, regimen, p.cycles)
-            yield from p.hold(cycle_days)
-            given += 1
+        rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
+        try:
+            yield from p.hold_logging(rows, end)
+        finally:
+            now = p.env.now
+            completed = sum(1 for t in cycle_ends if t <= now)
+            started = sum(1 for r in rows if r[1] == ev.CHEMO_CYCLE and r[0] < now)
+            p.cycles += started
             if curative:
-                p.curative_chemo_days += cycle_days
-            toxic = False
-            for k in range(4):
-                if u[k] < probs[k]:
-                    toxic = True
-                    p.log(ev.TOXICITY, TOXICITY_TYPES[k], 4 if u[4] < cp.grade4_fraction[k] else 3)
-            if not toxic:
-                continue
-            if u[6] < cp.discontinuation:
-                p.log(ev.CHEMO_STOPPED, "toxicity", given)
-                break
-            if not p.dose_reduced and u[5] < cp.dose_reduction:
+                p.curative_chemo_days += completed * cycle_days
+            if reduced_after is not None and reduced_after < completed:
                 p.dose_reduced = True
-                p.log(ev.DOSE_REDUCTION, regimen, p.cycles)
-            if i < n - 1:
-                low, high = cp.delay_days
-                delay = low + (high - low) * u[7]
-                p.log(ev.CYCLE_DELAY, "toxicity", delay)
-                yield from p.hold(delay)
         return None
 
     return run

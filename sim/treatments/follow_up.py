@@ -7,6 +7,8 @@ progression are restaged every few weeks; afterwards they are followed until dea
 
 from __future__ import annotations
 
+import math
+
 from sim import events as ev
 from sim.hazards import DAYS_PER_MONTH
 from sim.parameters_schema import SITES
@@ -20,6 +22,17 @@ def compile_follow_up(params) -> tuple[tuple[tuple[float, float], ...], float]:
     return schedule, fu.palliative_restaging_every_weeks * 7.0
 
 
+def _visits_until_detection(p, times: list[float], event: str) -> tuple[list, float]:
+    """Planned imaging rows up to the first one that will find the (latent) progression."""
+    t_progression = p.disease.t_progression
+    rows = []
+    for k, t in enumerate(times, start=1):
+        rows.append((t, event, "", float(k)))
+        if t >= t_progression:
+            return rows, t
+    return rows, math.inf
+
+
 def build_follow_up(spec, ctx):
     schedule, _ = ctx.follow_up
 
@@ -27,14 +40,15 @@ def build_follow_up(spec, ctx):
         p.phase = "follow_up"
         p.log(ev.FOLLOW_UP_START)
         start = t = p.env.now
-        visit = 0
+        times = []
         for until, every in schedule:
-            while t + every <= start + until + 1e-9:
+            while t + every <= start + until + 1e-9 and t + every <= p.t_end:
                 t += every
-                yield from p.hold_until(t)
-                visit += 1
-                p.log(ev.FOLLOW_UP_VISIT, "", visit)
-                p.image()
+                times.append(t)
+        # the disease state is fixed from here on, so the visit that finds progression is known
+        rows, until = _visits_until_detection(p, times, ev.FOLLOW_UP_VISIT)
+        yield from p.hold_logging(rows, until)
+        p.image()
         yield from p.hold_forever()
         return None
 
@@ -52,9 +66,16 @@ def build_palliative(spec, ctx):
         else:
             reason = "palliative"
         p.enter_palliative(reason)
-        while not p.detected:
-            yield from p.hold(every)
-            p.log(ev.RESTAGING)
+        if not p.detected:
+            # restaging every few weeks until imaging or symptoms reveal the progression
+            last = min(p.t_end, p.disease.t_death, p.disease.t_symptoms)
+            times = []
+            t = p.env.now + every
+            while t < last:
+                times.append(t)
+                t += every
+            rows, until = _visits_until_detection(p, times, ev.RESTAGING)
+            yield from p.hold_logging(rows, until)
             p.image()
         yield from p.hold_forever()
         return None

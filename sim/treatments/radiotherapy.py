@@ -39,19 +39,15 @@ def deliver_course(p, ctx, course: str):
     earliest = p.env.now
     times = ctx.linac.book_course(earliest, ctx.rt.fractions[course])
     p.log(ev.RT_BOOKED, course, times[0] - earliest)
+    rows = [(t, ev.RT_FRACTION, course, float(k)) for k, t in enumerate(times, start=1)]
     try:
-        yield from p.hold_until(times[-1])
+        yield from p.hold_logging(rows, times[-1])
     except BaseException:
-        now = p.env.now
-        given = [t for t in times if t < now]
-        for k, t in enumerate(given, start=1):
-            p.log_at(t, ev.RT_FRACTION, course, k)
-        for t in times[len(given):]:
+        given = sum(1 for t in times if t < p.env.now)
+        for t in times[given:]:
             ctx.linac.release(t)
-        p.log(ev.RT_STOPPED, course, len(given))
+        p.log(ev.RT_STOPPED, course, given)
         raise
-    for k, t in enumerate(times, start=1):
-        p.log_at(t, ev.RT_FRACTION, course, k)
     p.log(ev.RT_COMPLETED, course, len(times))
     return times
 
