@@ -35,117 +35,143 @@ CURATIVE_PHASES = ("neoadjuvant", "local_treatment", "adjuvant", "consolidation"
 METASTATIC_SITES = ("liver", "lung", "distant_lymph_nodes")
 
 
-def _first_day(events: pd.DataFrame, mask: np.ndarray, index: pd.Index) -> pd.Series:
-    sub = events.loc[mask, ["patient_id", "day"]]
-    return sub.groupby("patient_id")["day"].min().reindex(index)
+class _Log:
+    """The event log as integer codes and patient positions, for fast per-patient reductions.
 
+    Rows are sorted by patient and day (see :func:`sim.schemas.events_frame`).
+    """
 
-def _any(events: pd.DataFrame, mask: np.ndarray, index: pd.Index) -> pd.Series:
-    ids = events.loc[mask, "patient_id"].unique()
-    return pd.Series(index.isin(ids), index=index)
+    def __init__(self, events: pd.DataFrame, patient_ids: np.ndarray) -> None:
+        self.n = len(patient_ids)
+        order = np.argsort(patient_ids, kind="stable")
+        found = np.searchsorted(patient_ids[order], events["patient_id"].to_numpy())
+        self.pos = order[np.minimum(found, self.n - 1)]
+        self.day = events["day"].to_numpy()
+        self.value = events["value"].to_numpy()
+        self._columns = {c: events[c].cat for c in ("event", "phase", "detail")}
+        self._codes = {c: cat.codes.to_numpy() for c, cat in self._columns.items()}
 
+    def _code(self, column: str, name: str) -> int:
+        categories = self._columns[column].categories
+        return int(categories.get_loc(name)) if name in categories else -2
 
-def _count(events: pd.DataFrame, mask: np.ndarray, index: pd.Index) -> pd.Series:
-    return events.loc[mask].groupby("patient_id").size().reindex(index, fill_value=0)
+    def match(self, column: str, *names: str) -> np.ndarray:
+        codes = [self._code(column, name) for name in names]
+        return np.isin(self._codes[column], codes)
+
+    def match_where(self, column: str, predicate) -> np.ndarray:
+        categories = self._columns[column].categories
+        codes = [i for i, name in enumerate(categories) if predicate(str(name))]
+        return np.isin(self._codes[column], codes)
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pos[mask], minlength=self.n) > 0
+
+    def count(self, mask: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pos[mask], minlength=self.n)
+
+    def first(self, mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per patient, ``values`` at the first masked row (NaN if none)."""
+        out = np.full(self.n, np.nan)
+        out[self.pos[mask][::-1]] = values[mask][::-1]
+        return out
+
+    def first_label(self, mask: np.ndarray, column: str, default: str = "") -> np.ndarray:
+        out = np.full(self.n, default, dtype=object)
+        labels = np.asarray(self._columns[column].categories, dtype=object)
+        out[self.pos[mask][::-1]] = labels[self._codes[column][mask][::-1]]
+        return out
+
+    def last_label(self, mask: np.ndarray, column: str, default: str = "") -> np.ndarray:
+        out = np.full(self.n, default, dtype=object)
+        labels = np.asarray(self._columns[column].categories, dtype=object)
+        out[self.pos[mask]] = labels[self._codes[column][mask]]
+        return out
 
 
 def patient_table(
     events: pd.DataFrame, population: pd.DataFrame, completion, rectal_complications: tuple[str, ...]
 ) -> pd.DataFrame:
     """One row per patient: attributes plus everything derived from their events."""
-    idx = pd.Index(population["patient_id"].to_numpy(), name="patient_id")
-    event = events["event"].to_numpy()
-    detail = events["detail"].astype(str).to_numpy()
-    phase = events["phase"].astype(str).to_numpy()
-    out = population.set_index("patient_id").copy()
+    out = population.copy()
+    log = _Log(events, population["patient_id"].to_numpy())
+    event = lambda *names: log.match("event", *names)  # noqa: E731
+    detail = lambda *names: log.match("detail", *names)  # noqa: E731
 
-    arrival = _first_day(events, event == ev.ARRIVAL, idx)
-    death_rows = events.loc[event == ev.DEATH].set_index("patient_id")
-    death_day = death_rows["day"].reindex(idx)
-    death_cause = death_rows["detail"].astype(str).reindex(idx).fillna("")
-    death_phase = death_rows["phase"].astype(str).reindex(idx).fillna("")
-    end_rows = events.loc[event == ev.END_OF_FOLLOW_UP].set_index("patient_id")
-    end_day = end_rows["day"].reindex(idx)
-    end_phase = end_rows["phase"].astype(str).reindex(idx).fillna("")
-    exit_day = death_day.fillna(end_day)
+    arrival = log.first(event(ev.ARRIVAL), log.day)
+    is_death = event(ev.DEATH)
+    death_day = log.first(is_death, log.day)
+    death_cause = log.first_label(is_death, "detail")
+    death_phase = log.first_label(is_death, "phase")
+    is_end = event(ev.END_OF_FOLLOW_UP)
+    end_day = log.first(is_end, log.day)
+    end_phase = log.first_label(is_end, "phase")
+    died = ~np.isnan(death_day)
+    exit_day = np.where(died, death_day, end_day)
 
     out["arrival_day"] = arrival
     out["os_months"] = (exit_day - arrival) / DAYS_PER_MONTH
-    out["os_event"] = death_day.notna().astype(np.int8)
+    out["os_event"] = died.astype(np.int8)
     out["death_cause"] = death_cause
 
-    progression = _first_day(events, event == ev.PROGRESSION_DETECTED, idx)
-    cancer_death = death_day.where(death_cause == "cancer")
-    pfs_day = pd.concat([progression, cancer_death], axis=1).min(axis=1)
-    out["pfs_event"] = pfs_day.notna().astype(np.int8)
-    out["pfs_months"] = (pfs_day.fillna(exit_day) - arrival) / DAYS_PER_MONTH
+    progression = log.first(event(ev.PROGRESSION_DETECTED), log.day)
+    cancer_death = np.where(death_cause == "cancer", death_day, np.nan)
+    pfs_day = np.fmin(progression, cancer_death)
+    has_pfs_event = ~np.isnan(pfs_day)
+    out["pfs_event"] = has_pfs_event.astype(np.int8)
+    out["pfs_months"] = (np.where(has_pfs_event, pfs_day, exit_day) - arrival) / DAYS_PER_MONTH
     out["progression_detected_months"] = (progression - arrival) / DAYS_PER_MONTH
 
-    tox = event == ev.TOXICITY
-    neo = phase == "neoadjuvant"
+    tox = event(ev.TOXICITY)
+    neo = log.match("phase", "neoadjuvant")
     for t in TOXICITY_TYPES:
-        out[f"grade34_{t}"] = _any(events, tox & neo & (detail == t), idx)
-    out["grade34_toxicity"] = _any(events, tox & neo, idx)
-    out["grade34_toxicity_any_phase"] = _any(events, tox, idx)
+        out[f"grade34_{t}"] = log.any(tox & neo & detail(t))
+    out["grade34_toxicity"] = log.any(tox & neo)
+    out["grade34_toxicity_any_phase"] = log.any(tox)
 
-    cycles = event == ev.CHEMO_CYCLE
-    out["chemo_cycles"] = _count(events, cycles, idx)
-    cycles_by_phase = {
-        ph: _count(events, cycles & (phase == ph), idx) for ph in completion.min_cycles
-    }
-    out["rt_fractions"] = _count(events, event == ev.RT_FRACTION, idx)
-    procedure = event == ev.PROCEDURE
-    out["rectal_surgery"] = _any(events, procedure & (detail == "tme"), idx)
-    treated = event == ev.SITE_TREATED
-    out["metastasis_treatment"] = _any(events, treated & np.isin(detail, METASTATIC_SITES), idx)
-    rectum_treated = _any(events, treated & (detail == "rectum"), idx)
-    n_treated = (
-        events.loc[treated, ["patient_id", "detail"]].drop_duplicates()
-        .groupby("patient_id").size().reindex(idx, fill_value=0)
-    )
-    n_sites = out["metastatic_site"].map(lambda s: len(sites_of(s)))
-    out["all_sites_treated"] = n_treated >= n_sites
-    complication = event == ev.COMPLICATION
-    out["surgical_complication"] = _any(
-        events, complication & np.isin(detail, rectal_complications), idx
-    )
-    out["any_complication"] = _any(events, complication, idx)
-    out["ypcr"] = _any(events, (event == ev.PATHOLOGY) & (detail == "ypCR"), idx)
-    mdt_rows = events.loc[event == ev.MDT, ["patient_id", "detail"]]
-    out["mdt_decision"] = (
-        mdt_rows.groupby("patient_id")["detail"].last().astype(str).reindex(idx).fillna("")
-    )
-    refused = _any(events, (event == ev.MDT) & (detail == "refused"), idx)
+    cycles = event(ev.CHEMO_CYCLE)
+    out["chemo_cycles"] = log.count(cycles)
+    cycles_by_phase = {ph: log.count(cycles & log.match("phase", ph)) for ph in completion.min_cycles}
+    out["rt_fractions"] = log.count(event(ev.RT_FRACTION))
+    out["rectal_surgery"] = log.any(event(ev.PROCEDURE) & detail("tme"))
+    treated = event(ev.SITE_TREATED)
+    out["metastasis_treatment"] = log.any(treated & detail(*METASTATIC_SITES))
+    rectum_treated = log.any(treated & detail("rectum"))
+    n_treated = sum(log.any(treated & detail(site)).astype(int) for site in (*METASTATIC_SITES, "rectum"))
+    n_sites = out["metastatic_site"].map(lambda s: len(sites_of(s))).to_numpy()
+    all_treated = n_treated >= n_sites
+    out["all_sites_treated"] = all_treated
+    complication = event(ev.COMPLICATION)
+    out["surgical_complication"] = log.any(complication & detail(*rectal_complications))
+    out["any_complication"] = log.any(complication)
+    out["ypcr"] = log.any(event(ev.PATHOLOGY) & detail("ypCR"))
+    mdt = event(ev.MDT)
+    out["mdt_decision"] = log.last_label(mdt, "detail")
+    refused = log.any(mdt & detail("refused"))
 
-    rt_done = (
-        events.loc[event == ev.RT_COMPLETED, ["patient_id", "detail"]]
-        .astype({"detail": str})
-        .merge(out["radiotherapy_course"].reset_index(), on="patient_id")
-    )
-    rt_done = pd.Series(
-        idx.isin(rt_done.loc[rt_done["detail"] == rt_done["radiotherapy_course"], "patient_id"]),
-        index=idx,
-    )
-    completed = pd.Series(True, index=idx)
+    course = out["radiotherapy_course"].to_numpy()
+    rt_done = np.zeros(log.n, dtype=bool)
+    for name in np.unique(course):
+        rt_done |= log.any(event(ev.RT_COMPLETED) & detail(str(name))) & (course == name)
+    completed = np.ones(log.n, dtype=bool)
     if completion.radiotherapy:
         completed &= rt_done
     if completion.all_sites_treated:
-        completed &= out["all_sites_treated"]
+        completed &= all_treated
     for ph, minimum in completion.min_cycles.items():
         completed &= cycles_by_phase[ph] >= minimum
     out["completed"] = completed
 
-    died_curative = death_phase.isin(CURATIVE_PHASES)
-    ended_curative = end_phase.isin(CURATIVE_PHASES)
+    metastasis = out["metastatic_site"].notna().to_numpy() & out["metastasis_treatment"].to_numpy()
     pathway = np.select(
         [
             completed,
             refused,
-            died_curative,
-            ended_curative,
-            rectum_treated & ~out["all_sites_treated"],
-            out["metastasis_treatment"] & ~rectum_treated,
-            out["all_sites_treated"],
+            np.isin(death_phase, CURATIVE_PHASES),
+            np.isin(end_phase, CURATIVE_PHASES),
+            rectum_treated & ~all_treated,
+            metastasis & ~rectum_treated,
+            all_treated,
         ],
         [
             "completed", "refused", "died_during_treatment", "on_treatment_at_horizon",
@@ -154,4 +180,4 @@ def patient_table(
         default="palliative",
     )
     out["pathway"] = pd.Categorical(pathway, categories=PATHWAYS)
-    return out.reset_index()
+    return out.reset_index(drop=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sim import events as ev
 from sim.patient import Died, FollowUpEnded, PatientExit, ProgressionDetected
+from sim.plans import plannable
 from sim.strategy_schema import (
     BranchStep,
     ChemotherapyStep,
@@ -77,6 +78,8 @@ def _guarded(gen):
 
 def _concurrent(spec: ConcurrentStep, ctx):
     children = [build_step(s, ctx) for s in spec.steps]
+    if all(plannable(child) for child in children):
+        return _concurrent_plans(children)
 
     def run(p):
         env = p.env
@@ -87,6 +90,31 @@ def _concurrent(spec: ConcurrentStep, ctx):
             for exc in raised:
                 if isinstance(exc, kind):
                     raise exc
+        return None
+
+    return run
+
+
+def _concurrent_plans(children):
+    """Side-by-side courses that are fixed when they start (chemotherapy with radiotherapy):
+    one wait per course end, each course settled at its own end, instead of a process each."""
+
+    def run(p):
+        plans = [plan for plan in (child.plan(p) for child in children) if plan is not None]
+        plans.sort(key=lambda plan: plan.end)
+        settled = 0
+        try:
+            for plan in plans:
+                yield from p.hold_until(plan.end)
+                p.log_rows(plan.rows)
+                plan.settle(p.env.now, True)
+                settled += 1
+        except BaseException:
+            now = p.env.now
+            for plan in plans[settled:]:
+                p.log_rows([row for row in plan.rows if row[1] < now])
+                plan.settle(now, False)
+            raise
         return None
 
     return run

@@ -9,6 +9,7 @@ the exit or reroutes the patient. One patient process, no polling, no extra simp
 from __future__ import annotations
 
 import math
+from itertools import chain
 
 from sim import events as ev
 from sim.disease import DiseaseClock
@@ -35,7 +36,7 @@ class ProgressionDetected(Exception):
 
 class Patient:
     __slots__ = (
-        "index", "env", "log_rows", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
+        "index", "env", "flat_log", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
         "palliative", "exit", "tox", "response_draws", "decisions", "durations", "surgery",
         "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
         "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
@@ -46,7 +47,7 @@ class Patient:
         self,
         index: int,
         env,
-        log_rows: list,
+        flat_log: list,
         attrs: dict,
         disease: DiseaseClock,
         t_end: float,
@@ -54,7 +55,7 @@ class Patient:
     ) -> None:
         self.index = index
         self.env = env
-        self.log_rows = log_rows
+        self.flat_log = flat_log
         self.phase = "neoadjuvant"
         self.attrs = attrs
         self.disease = disease
@@ -87,10 +88,10 @@ class Patient:
     # The log is one flat list, six fields per event (see sim.schemas.events_frame): turning it
     # into columns is then a slice per column instead of a transpose of tuples.
     def log(self, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.log_rows.extend((self.index, self.env.now, event, self.phase, detail, value))
+        self.flat_log.extend((self.index, self.env.now, event, self.phase, detail, value))
 
     def log_at(self, day: float, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.log_rows.extend((self.index, day, event, self.phase, detail, value))
+        self.flat_log.extend((self.index, day, event, self.phase, detail, value))
 
     # ---------------------------------------------------------------- waits
     def _update_alert(self) -> None:
@@ -115,10 +116,10 @@ class Patient:
     def hold_forever(self):
         return self.hold(math.inf)
 
-    def hold_logging(self, planned: list[tuple[float, str, str, float]], until: float):
+    def hold_logging(self, planned: list[tuple], until: float):
         """Wait until ``until`` while a planned series of events happens.
 
-        The rows ``(day, event, detail, value)`` are logged when the wait ends; if an alert cuts
+        The rows (full event rows, see :mod:`sim.schemas`) are logged when the wait ends; if an alert cuts
         it short, only the rows strictly before that moment are logged (what really happened),
         and the alert goes on unwinding. Returns how many rows were logged. One engine event
         stands for the whole series (a course of cycles, a schedule of visits).
@@ -127,16 +128,24 @@ class Patient:
             yield from self.hold_until(until)
         except BaseException:
             now = self.env.now
-            done = [row for row in planned if row[0] < now]
-            self._log_rows(done)
+            done = [row for row in planned if row[1] < now]
+            self.log_rows(done)
             raise
-        self._log_rows(planned)
+        self.log_rows(planned)
         return len(planned)
 
-    def _log_rows(self, rows: list[tuple[float, str, str, float]]) -> None:
-        index, phase, extend = self.index, self.phase, self.log_rows.extend
-        for day, event, detail, value in rows:
-            extend((index, day, event, phase, detail, value))
+    def carry_out(self, plan):
+        """Wait through a :class:`~sim.plans.Plan`, then settle it (also when cut short)."""
+        try:
+            yield from self.hold_logging(plan.rows, plan.end)
+        except BaseException:
+            plan.settle(self.env.now, False)
+            raise
+        plan.settle(self.env.now, True)
+
+    def log_rows(self, rows: list[tuple]) -> None:
+        """Append full event rows ``(patient_id, day, event, phase, detail, value)``."""
+        self.flat_log.extend(chain.from_iterable(rows))
 
     def _fire(self) -> None:
         if self.exit is not None:  # a concurrent step of this patient already raised it

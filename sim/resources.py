@@ -16,13 +16,17 @@ SLOT_TIME = 0.375  # 09:00, as a fraction of a day
 
 
 class SlotCalendar:
-    __slots__ = ("name", "open_day", "capacity", "used")
+    __slots__ = ("name", "open_day", "capacity", "used", "_to_open")
 
     def __init__(self, name: str, weekdays: list[int], slots_per_day: int) -> None:
         self.name = name
         self.open_day = tuple(d in weekdays for d in range(7))
         self.capacity = slots_per_day
         self.used: list[int] = []
+        # days from each weekday to the next open one (0 if open)
+        self._to_open = tuple(
+            next(k for k in range(7) if self.open_day[(w + k) % 7]) for w in range(7)
+        )
 
     def _first_day(self, earliest: float) -> int:
         day = math.floor(earliest)
@@ -45,19 +49,22 @@ class SlotCalendar:
     def book_course(self, earliest: float, n: int) -> list[float]:
         """Book ``n`` fractions on successive open days with a free slot (a full day is skipped,
         and the course continues on the next one, as a department reschedules a fraction)."""
-        times: list[float] = []
         day = self._first_day(earliest)
-        used, open_day, capacity = self.used, self.open_day, self.capacity
-        if day + 2 * n + 16 >= len(used):
-            used.extend([0] * (day + 2 * n + 1024 - len(used)))
-        while len(times) < n:
-            if day >= len(used):
-                used.extend([0] * 1024)
-            if open_day[day % 7] and used[day] < capacity:
+        used, capacity, to_open = self.used, self.capacity, self._to_open
+        if day + 3 * n + 14 >= len(used):
+            used.extend([0] * (day + 3 * n + 1024 - len(used)))
+        times: list[float] = []
+        day += to_open[day % 7]
+        while True:
+            if used[day] < capacity:
                 used[day] += 1
                 times.append(day + SLOT_TIME)
+                if len(times) == n:
+                    return times
             day += 1
-        return times
+            day += to_open[day % 7]
+            if day >= len(used):
+                used.extend([0] * 1024)
 
     def release(self, time: float) -> None:
         """Give back a booked slot that will not be used (the patient stopped treatment)."""

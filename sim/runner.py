@@ -32,21 +32,24 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
     prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios)
     death_hr = covariate_hazard_ratio(flags, disease.death_after_progression.covariate_hazard_ratios)
     attrs = []
-    for row in pop.itertuples(index=False):
-        sites = sites_of(row.metastatic_site)
+    columns = zip(
+        pop["metastatic_site"].tolist(), pop["regimen"].tolist(),
+        pop["radiotherapy_course"].tolist(), pop["sequence"].tolist(),
+        pop["n_liver_metastases"].tolist(), pop["liver_modality"].tolist(),
+        pop["lung_modality"].tolist(), pop["distant_lymph_nodes_modality"].tolist(),
+        strict=True,
+    )
+    for site, regimen, course, sequence, n_liver, liver, lung, nodes in columns:
+        sites = sites_of(site)
         attrs.append({
-            "regimen": row.regimen,
-            "radiotherapy_course": row.radiotherapy_course,
-            "sequence": row.sequence,
+            "regimen": regimen,
+            "radiotherapy_course": course,
+            "sequence": sequence,
             "sites": sites,
             "has_liver": "liver" in sites,
             "has_lung": "lung" in sites,
-            "n_liver_metastases": int(row.n_liver_metastases),
-            "modality": {
-                "liver": row.liver_modality,
-                "lung": row.lung_modality,
-                "distant_lymph_nodes": row.distant_lymph_nodes_modality,
-            },
+            "n_liver_metastases": int(n_liver),
+            "modality": {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
         })
     return {
         "patient_id": pop["patient_id"].tolist(),

@@ -63,13 +63,7 @@ PATIENT_COLUMNS: dict[str, str] = {
 def _categorical(values: list) -> pd.Categorical:
     """Categorical with sorted categories, so the same events give the same table whatever the
     order in which centres were simulated."""
-    codes: dict[str, int] = {}
-    index = np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int32, len(values))
-    names = sorted(codes)
-    remap = np.empty(len(names), dtype=np.int32)
-    for new, name in enumerate(names):
-        remap[codes[name]] = new
-    return pd.Categorical.from_codes(remap[index], categories=names)
+    return pd.Categorical(np.array(values, dtype=object))
 
 
 def events_frame(flat: list) -> pd.DataFrame:

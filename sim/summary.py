@@ -27,49 +27,55 @@ def _survival_block(patients: pd.DataFrame) -> dict:
     }
 
 
-def _open_slots(weekdays: list[int], slots: int, first: int, last: int) -> int:
-    days = np.arange(first, last + 1)
-    return int(np.isin(days % 7, weekdays).sum()) * slots
+def _open_slots(weekdays: list[int], slots: int, first: np.ndarray, last: np.ndarray) -> int:
+    """Slots open on days first..last (inclusive), summed over centres."""
+    total = 0
+    for w in weekdays:
+        total += int(np.sum((last - w) // 7 - (first - 1 - w) // 7))
+    return total * slots
 
 
-def _resource(calendar, uses: pd.DataFrame, waits: pd.Series, population) -> dict:
+def _resource(calendar, patient_ids: np.ndarray, days: np.ndarray, waits: np.ndarray,
+              population: pd.DataFrame) -> dict:
     """Utilisation = slots used / slots open between each centre's first and last use."""
-    if uses.empty:
+    if len(days) == 0:
         return {"utilisation": 0.0, "mean_wait_days": 0.0, "p90_wait_days": 0.0, "slots_used": 0}
-    centre = population.set_index("patient_id")["centre"]
-    day = np.floor(uses["day"].to_numpy()).astype(int)
-    frame = pd.DataFrame({"centre": centre.reindex(uses["patient_id"]).to_numpy(), "day": day})
-    offered = sum(
-        _open_slots(calendar.weekdays, calendar.slots_per_day, g["day"].min(), g["day"].max())
-        for _, g in frame.groupby("centre")
-    )
+    ids = population["patient_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    pos = order[np.searchsorted(ids[order], patient_ids)]
+    centre = population["centre"].to_numpy()[pos]
+    day = np.floor(days).astype(np.int64)
+    spans = pd.DataFrame({"centre": centre, "day": day}).groupby("centre")["day"].agg(["min", "max"])
+    offered = _open_slots(calendar.weekdays, calendar.slots_per_day,
+                          spans["min"].to_numpy(), spans["max"].to_numpy())
     return {
-        "utilisation": round(len(frame) / offered, 6) if offered else 0.0,
-        "mean_wait_days": round(float(waits.mean()), 4) if len(waits) else 0.0,
-        "p90_wait_days": round(float(waits.quantile(0.9)), 4) if len(waits) else 0.0,
-        "slots_used": int(len(frame)),
+        "utilisation": round(len(day) / offered, 6) if offered else 0.0,
+        "mean_wait_days": round(float(np.mean(waits)), 4) if len(waits) else 0.0,
+        "p90_wait_days": round(float(np.quantile(waits, 0.9)), 4) if len(waits) else 0.0,
+        "slots_used": int(len(day)),
     }
 
 
 def resource_use(events: pd.DataFrame, population: pd.DataFrame, resources) -> dict:
-    event = events["event"].to_numpy()
-    detail = events["detail"].astype(str).to_numpy()
-    fractions = events.loc[event == ev.RT_FRACTION, ["patient_id", "day"]]
-    rt_waits = events.loc[event == ev.RT_BOOKED, "value"]
-    theatre_mask = (
-        (event == ev.PROCEDURE) & (detail != "reoperation") & ~np.char.endswith(
-            detail.astype(str), "_sbrt"
-        )
-    )
-    ops = events.loc[theatre_mask, ["patient_id", "day", "value"]].drop_duplicates(
-        ["patient_id", "day"]
-    )
-    mdt = events.loc[event == ev.MDT, ["patient_id", "day", "value"]]
+    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
+    event = events["event"]
+    pid, day, value = (events[c].to_numpy() for c in ("patient_id", "day", "value"))
+    fractions = (event == ev.RT_FRACTION).to_numpy()
+    booked = (event == ev.RT_BOOKED).to_numpy()
+    procedure = (event == ev.PROCEDURE).to_numpy()
+    names = events["detail"].cat.categories
+    off_theatre = [i for i, n in enumerate(names) if n == "reoperation" or str(n).endswith("_sbrt")]
+    in_theatre = procedure & ~np.isin(events["detail"].cat.codes.to_numpy(), off_theatre)
+    # one theatre session per patient and day, however many procedures it held
+    ops = pd.DataFrame({"p": pid[in_theatre], "d": day[in_theatre], "w": value[in_theatre]})
+    ops = ops.drop_duplicates(["p", "d"])
+    mdt = (event == ev.MDT).to_numpy()
     return {
-        "linac": _resource(resources.linac, fractions, rt_waits, population),
-        "theatre": _resource(resources.theatre, ops[["patient_id", "day"]], ops["value"],
-                             population),
-        "mdt": _resource(resources.mdt, mdt[["patient_id", "day"]], mdt["value"], population),
+        "linac": _resource(resources.linac, pid[fractions], day[fractions], value[booked],
+                           population),
+        "theatre": _resource(resources.theatre, ops["p"].to_numpy(), ops["d"].to_numpy(),
+                             ops["w"].to_numpy(), population),
+        "mdt": _resource(resources.mdt, pid[mdt], day[mdt], value[mdt], population),
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sim import events as ev
 from sim.parameters_schema import TOXICITY_TYPES
 from sim.params import apply_odds_ratio
+from sim.plans import Plan, with_plan
 
 DRAWS_PER_CYCLE = 9  # 4 types, grade, dose reduction, stop, delay length, adherence
 
@@ -83,7 +84,7 @@ def _n_cycles(spec, p, cycle_days: int, cp: ChemoParams) -> int:
 def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
     """The course as it will happen unless an alert cuts it short.
 
-    Returns (rows, end, cycle_ends, reduced_after): event rows ``(day, event, detail, value)``,
+    Returns (rows, end, cycle_ends, reduced_after): full event rows (see :mod:`sim.schemas`),
     the end of the course, the end day of each cycle, and the cycle index after which the dose
     is reduced (or None).
     """
@@ -92,18 +93,19 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
     adjuvant = spec.phase == "adjuvant"
     reduced = p.dose_reduced
     reduced_after = None
-    rows: list[tuple[float, str, str, float]] = []
+    rows: list[tuple] = []
+    pid, phase = p.index, p.phase
     cycle_ends: list[float] = []
     t = start
     number = p.cycles
     for i in range(n):
         u = p.tox.take(DRAWS_PER_CYCLE)
         if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
-            rows.append((t, ev.CHEMO_STOPPED, "adherence", float(i)))
+            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "adherence", float(i)))
             break
         probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
         number += 1
-        rows.append((t, ev.CHEMO_CYCLE, regimen, float(number)))
+        rows.append((pid, t, ev.CHEMO_CYCLE, phase, regimen, float(number)))
         t += cycle_days
         cycle_ends.append(t)
         toxic = False
@@ -111,20 +113,20 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
             if u[k] < probs[k]:
                 toxic = True
                 grade = 4.0 if u[4] < cp.grade4_fraction[k] else 3.0
-                rows.append((t, ev.TOXICITY, TOXICITY_TYPES[k], grade))
+                rows.append((pid, t, ev.TOXICITY, phase, TOXICITY_TYPES[k], grade))
         if not toxic:
             continue
         if u[6] < cp.discontinuation:
-            rows.append((t, ev.CHEMO_STOPPED, "toxicity", float(i + 1)))
+            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "toxicity", float(i + 1)))
             break
         if not reduced and u[5] < cp.dose_reduction:
             reduced = True
             reduced_after = i
-            rows.append((t, ev.DOSE_REDUCTION, regimen, float(number)))
+            rows.append((pid, t, ev.DOSE_REDUCTION, phase, regimen, float(number)))
         if i < n - 1:
             low, high = cp.delay_days
             delay = low + (high - low) * u[7]
-            rows.append((t, ev.CYCLE_DELAY, "toxicity", delay))
+            rows.append((pid, t, ev.CYCLE_DELAY, phase, "toxicity", delay))
             t += delay
     return rows, t, cycle_ends, reduced_after
 
@@ -135,33 +137,30 @@ def build(spec, ctx):
     curative = phase != "palliative"
     adjuvant = phase == "adjuvant"
 
-    def run(p):
+    def plan(p) -> Plan | None:
         start = p.env.now
         if adjuvant:
             if p.adjuvant_prevented_by is not None:
                 p.log(ev.ADJUVANT_CANCELLED, p.adjuvant_prevented_by)
                 return None
-            if p.last_surgery is not None:
+            if p.last_surgery is not None:  # recovery after surgery before adjuvant cycles
                 low, high = cp.recovery_days
                 gate = p.last_surgery + low + (high - low) * p.durations.random() + p.adjuvant_delay
                 start = max(start, gate)
         cycle_days = cp.cycle_days[p.regimen]
         n = _n_cycles(spec, p, cycle_days, cp)
-        if start > p.env.now:
-            yield from p.hold_until(start)  # recovery after surgery, before adjuvant
         p.phase = phase
         rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
-        try:
-            yield from p.hold_logging(rows, end)
-        finally:
-            now = p.env.now
-            completed = sum(1 for t in cycle_ends if t <= now)
-            started = sum(1 for r in rows if r[1] == ev.CHEMO_CYCLE and r[0] < now)
+
+        def settle(now: float, completed: bool) -> None:
+            done = len(cycle_ends) if completed else sum(1 for t in cycle_ends if t <= now)
+            started = sum(1 for r in rows if r[2] == ev.CHEMO_CYCLE and (completed or r[1] < now))
             p.cycles += started
             if curative:
-                p.curative_chemo_days += completed * cycle_days
-            if reduced_after is not None and reduced_after < completed:
+                p.curative_chemo_days += done * cycle_days
+            if reduced_after is not None and reduced_after < done:
                 p.dose_reduced = True
-        return None
 
-    return run
+        return Plan(rows, end, settle)
+
+    return with_plan(plan)

@@ -26,8 +26,9 @@ def _visits_until_detection(p, times: list[float], event: str) -> tuple[list, fl
     """Planned imaging rows up to the first one that will find the (latent) progression."""
     t_progression = p.disease.t_progression
     rows = []
+    pid, phase = p.index, p.phase
     for k, t in enumerate(times, start=1):
-        rows.append((t, event, "", float(k)))
+        rows.append((pid, t, event, phase, "", float(k)))
         if t >= t_progression:
             return rows, t
     return rows, math.inf

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sim import events as ev
 from sim.params import apply_odds_ratio
 from sim.rng import choose
-from sim.treatments.radiotherapy import deliver_course
+from sim.treatments.radiotherapy import plan_course
 
 DRAWS_PER_PROCEDURE = 6
 
@@ -167,9 +167,10 @@ def build(spec, ctx):
         for site, name, family in sbrt:
             u = p.surgery.take(DRAWS_PER_PROCEDURE)
             asked = p.env.now
-            times = yield from deliver_course(p, ctx, "SBRT")
+            course = plan_course(p, ctx, "SBRT")
+            yield from p.carry_out(course)
             p.local_treatment_started = True
-            p.log(ev.PROCEDURE, name, times[0] - asked)
+            p.log(ev.PROCEDURE, name, course.rows[0][1] - asked)
             p.treat_site(site)
             _complication(p, lp.metastasis[family], u)
             p.update_hazard_state()

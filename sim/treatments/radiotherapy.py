@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sim import events as ev
 from sim.parameters_schema import TOXICITY_TYPES
+from sim.plans import Plan, with_plan
 
 PELVIC_COURSES = ("LCRT", "SCRT")
 DRAWS_PER_COURSE = 9
@@ -34,22 +35,28 @@ def compile_radiotherapy(params) -> RtParams:
     )
 
 
-def deliver_course(p, ctx, course: str):
-    """Book and deliver a course; returns the booked fraction times."""
+def plan_course(p, ctx, course: str, extra_rows=(), on_done=None) -> Plan:
+    """Book a course now; its fractions (and ``extra_rows`` at its end) as a plan."""
     earliest = p.env.now
     times = ctx.linac.book_course(earliest, ctx.rt.fractions[course])
     p.log(ev.RT_BOOKED, course, times[0] - earliest)
-    rows = [(t, ev.RT_FRACTION, course, float(k)) for k, t in enumerate(times, start=1)]
-    try:
-        yield from p.hold_logging(rows, times[-1])
-    except BaseException:
-        given = sum(1 for t in times if t < p.env.now)
+    end = times[-1]
+    pid, phase = p.index, p.phase
+    rows = [(pid, t, ev.RT_FRACTION, phase, course, float(k)) for k, t in enumerate(times, 1)]
+    rows.extend((pid, end, event, phase, detail, value) for event, detail, value in extra_rows)
+
+    def settle(now: float, completed: bool) -> None:
+        if completed:
+            p.log_at(end, ev.RT_COMPLETED, course, float(len(times)))
+            if on_done is not None:
+                on_done(end)
+            return
+        given = sum(1 for t in times if t < now)
         for t in times[given:]:
             ctx.linac.release(t)
-        p.log(ev.RT_STOPPED, course, given)
-        raise
-    p.log(ev.RT_COMPLETED, course, len(times))
-    return times
+        p.log(ev.RT_STOPPED, course, float(given))
+
+    return Plan(rows, end, settle)
 
 
 def build(spec, ctx):
@@ -57,23 +64,28 @@ def build(spec, ctx):
     if spec.course != "assigned" and spec.course not in rp.fractions:
         raise ValueError(f"unknown radiotherapy course {spec.course!r}")
 
-    def run(p):
+    def plan(p) -> Plan:
         course = p.rt_course if spec.course == "assigned" else spec.course
         u = p.tox.take(DRAWS_PER_COURSE)
-        yield from deliver_course(p, ctx, course)
-        if course in PELVIC_COURSES:
-            p.rt_end = p.env.now
+        toxicity = []
         if not spec.with_chemotherapy:
             for k in range(4):
                 if u[k] < rp.toxicity_per_course[k]:
-                    p.log(ev.TOXICITY, TOXICITY_TYPES[k], 4 if u[4] < rp.grade4_fraction[k] else 3)
-        if (
-            spec.treats_distant_lymph_nodes
-            and course in PELVIC_COURSES
+                    grade = 4.0 if u[4] < rp.grade4_fraction[k] else 3.0
+                    toxicity.append((ev.TOXICITY, TOXICITY_TYPES[k], grade))
+        pelvic = course in PELVIC_COURSES
+        nodes = (
+            spec.treats_distant_lymph_nodes and pelvic
             and p.attrs["modality"].get("distant_lymph_nodes") == "extended_rt_field"
-        ):
-            p.treat_site("distant_lymph_nodes")
-            p.update_hazard_state()
-        return None
+        )
 
-    return run
+        def done(end: float) -> None:
+            if pelvic:
+                p.rt_end = end
+            if nodes:
+                p.treat_site("distant_lymph_nodes")
+                p.update_hazard_state()
+
+        return plan_course(p, ctx, course, toxicity, done)
+
+    return with_plan(plan)
