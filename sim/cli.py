@@ -50,10 +50,12 @@ def app() -> None:
 @click.option("--seed", type=int, help="Random seed (overrides the file).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/<scenario name>].")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes to run centres in parallel (results do not depend on it).")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | None,
-        force: bool, quiet: bool) -> None:
+        workers: int, force: bool, quiet: bool) -> None:
     """Simulate SCENARIO and write its results directory."""
     from sim.results_io import check_output_dir, manifest, write_run
     from sim.runner import run_scenario
@@ -62,6 +64,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
+    _positive("--workers", workers)
     loaded = load_scenario(scenario, _overrides(patients, seed))
     target = out_dir if out_dir is not None else Path("results") / loaded.name
     check_output_dir(target, force)
@@ -71,11 +74,11 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
         TextColumn("patients"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
     ) as bar:
         task = bar.add_task(f"simulating {loaded.name}", total=loaded.run.patients)
-        result = run_scenario(loaded, progress=lambda n: bar.advance(task, n))
+        result = run_scenario(loaded, progress=lambda n: bar.advance(task, n), workers=workers)
     patients_table, summary = analyse(result)
     wall = time.perf_counter() - started
     write_run(target, result.events, patients_table, summary,
-              manifest(loaded, str(scenario), wall), force=force)
+              manifest(loaded, str(scenario), wall, {"workers": workers}), force=force)
     if not quiet:
         _print_summary(summary, target, wall)
 

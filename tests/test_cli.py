@@ -64,6 +64,15 @@ def test_same_seed_same_summary(tmp_path):
     assert a == b
 
 
+def test_workers_do_not_change_results(tmp_path):
+    for name, workers in (("one", "1"), ("two", "2")):
+        r = crcsim("run", str(REFERENCE), "--patients", "500", "--seed", "4", "--quiet",
+                   "--workers", workers, "--out", str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+    assert (tmp_path / "one" / "summary.json").read_text() == (
+        tmp_path / "two" / "summary.json").read_text()
+
+
 def test_existing_dir_refused_without_force(tmp_path):
     out = tmp_path / "run"
     out.mkdir()

@@ -46,6 +46,13 @@ def test_centres_in_any_order_give_the_same_log():
     pd.testing.assert_frame_equal(forward, events_frame(rows))
 
 
+def test_workers_give_identical_results():
+    s = _load(run__patients=300, run__centre_size=50, run__seed=8)
+    serial, parallel = run_scenario(s), run_scenario(s, workers=2)
+    pd.testing.assert_frame_equal(serial.events, parallel.events)
+    pd.testing.assert_frame_equal(serial.population, parallel.population)
+
+
 def test_population_is_common_to_strategies():
     a = run_scenario(_load(run__patients=200, run__seed=3))
     b = run_scenario(_load(run__patients=200, run__seed=3,
