@@ -51,7 +51,7 @@ class DiseaseClock:
     __slots__ = (
         "p", "arrival", "progression_budget", "death_budget", "symptom_delay", "cured_if_treated",
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
-        "state", "t_progression", "t_cancer_death", "t_background_death",
+        "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
     )
 
     def __init__(
@@ -79,6 +79,7 @@ class DiseaseClock:
         self._hazard_so_far = 0.0
         self._since = 0.0
         self.state = "on_treatment"
+        self.cured = False
         self._multiplier = params.state_hazard_ratio["on_treatment"] * progression_covariate_hr
         self.t_progression = INF
         self.t_cancer_death = INF
@@ -116,6 +117,8 @@ class DiseaseClock:
         self._since = since
         self.state = state
         if state == "all_sites_treated" and self.cured_if_treated:
+            self.cured = True  # no residual disease: whatever comes next, it never progresses
+        if self.cured:
             self._multiplier = 0.0
         else:
             self._multiplier = p.state_hazard_ratio[state] * self.progression_covariate_hr

@@ -43,9 +43,19 @@ class _Log:
 
     def __init__(self, events: pd.DataFrame, patient_ids: np.ndarray) -> None:
         self.n = len(patient_ids)
+        ids = events["patient_id"].to_numpy()
+        days = events["day"].to_numpy()
         order = np.argsort(patient_ids, kind="stable")
-        found = np.searchsorted(patient_ids[order], events["patient_id"].to_numpy())
-        self.pos = order[np.minimum(found, self.n - 1)]
+        found = np.minimum(np.searchsorted(patient_ids[order], ids), max(self.n - 1, 0))
+        # only the population's patients, in patient and time order
+        keep = patient_ids[order][found] == ids if self.n else np.zeros(len(ids), dtype=bool)
+        unsorted = np.any((np.diff(ids) < 0) | ((np.diff(ids) == 0) & (np.diff(days) < 0)))
+        if not keep.all() or unsorted:
+            events = events[keep]
+            events = events.iloc[np.lexsort((events["day"].to_numpy(), events["patient_id"].to_numpy()))]
+            found = found[keep][np.lexsort((days[keep], ids[keep]))]
+        events = events.astype({c: "category" for c in ("event", "phase", "detail")})
+        self.pos = order[found]
         self.day = events["day"].to_numpy()
         self.value = events["value"].to_numpy()
         self._columns = {c: events[c].cat for c in ("event", "phase", "detail")}

@@ -116,32 +116,29 @@ class Patient:
     def hold_forever(self):
         return self.hold(math.inf)
 
-    def hold_logging(self, planned: list[tuple], until: float):
+    def hold_logging(self, planned: list[tuple], until: float, settle=None):
         """Wait until ``until`` while a planned series of events happens.
 
-        The rows (full event rows, see :mod:`sim.schemas`) are logged when the wait ends; if an alert cuts
-        it short, only the rows strictly before that moment are logged (what really happened),
-        and the alert goes on unwinding. Returns how many rows were logged. One engine event
-        stands for the whole series (a course of cycles, a schedule of visits).
+        The rows (full event rows, see :mod:`sim.schemas`) are logged when the wait ends; if an
+        alert cuts it short, only the rows strictly before that moment are logged (what really
+        happened), ``settle(now, False)`` updates the patient, and the alert goes on unwinding.
+        One engine event stands for the whole series (a course of cycles, a schedule of visits).
         """
         try:
-            yield from self.hold_until(until)
+            yield from self.hold(max(0.0, until - self.env.now))
         except BaseException:
             now = self.env.now
-            done = [row for row in planned if row[1] < now]
-            self.log_rows(done)
+            self.log_rows([row for row in planned if row[1] < now])
+            if settle is not None:
+                settle(now, False)
             raise
         self.log_rows(planned)
-        return len(planned)
+        if settle is not None:
+            settle(self.env.now, True)
 
     def carry_out(self, plan):
         """Wait through a :class:`~sim.plans.Plan`, then settle it (also when cut short)."""
-        try:
-            yield from self.hold_logging(plan.rows, plan.end)
-        except BaseException:
-            plan.settle(self.env.now, False)
-            raise
-        plan.settle(self.env.now, True)
+        return self.hold_logging(plan.rows, plan.end, plan.settle)
 
     def log_rows(self, rows: list[tuple]) -> None:
         """Append full event rows ``(patient_id, day, event, phase, detail, value)``."""

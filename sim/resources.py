@@ -49,6 +49,8 @@ class SlotCalendar:
     def book_course(self, earliest: float, n: int) -> list[float]:
         """Book ``n`` fractions on successive open days with a free slot (a full day is skipped,
         and the course continues on the next one, as a department reschedules a fraction)."""
+        if n <= 0:
+            return []
         day = self._first_day(earliest)
         used, capacity, to_open = self.used, self.capacity, self._to_open
         if day + 3 * n + 14 >= len(used):

@@ -41,6 +41,8 @@ def _generator(seed: int, *key: int) -> np.random.Generator:
 def uniform_rows(seed: int, purpose: str, start: int, stop: int) -> np.ndarray:
     """Uniforms of patients ``start .. stop-1`` for ``purpose``: shape (stop - start, width)."""
     pid, width = PURPOSES[purpose]
+    if stop <= start:
+        return np.empty((0, width))
     first, last = start // BLOCK, (stop - 1) // BLOCK
     blocks = [_generator(seed, pid, b).random((BLOCK, width)) for b in range(first, last + 1)]
     rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
