@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+from conftest import REFERENCE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sim.errors import InputError
-from sim.scenario import load_scenario
+from sim.scenario import _resolve, load_scenario, set_by_path, validate_raw
 
 
 def test_reference_loads_and_is_frozen(reference):
@@ -131,3 +136,80 @@ def test_unknown_step_type(write_scenario, reference_path):
     }))
     assert e.field.startswith("strategy.phases.palliative[0]")
     assert "teleport" in e.expected
+
+
+# ---------------------------------------------------------------- property-based schema tests
+
+_ORIGINS: dict = {}
+_RAW = _resolve(REFERENCE, (), _ORIGINS)
+_RAW["parameters"]["disease"]["background_mortality"]["table"] = ((25.0, 0.001, 0.001),)
+
+PROBABILITIES = [
+    "parameters.mdt.refusal_probability",
+    "parameters.response.complete_probability",
+    "parameters.chemotherapy.toxicity.per_cycle.neurological",
+    "parameters.disease.progression.cure_probability_all_sites_treated",
+    "parameters.local_treatment.pcr_probability.LCRT",
+]
+DURATIONS = [
+    "parameters.disease.symptomatic_detection_mean_days",
+]
+RATIOS = [
+    "parameters.disease.progression.hazard_ratio_by_state.palliative",
+    "parameters.resectability.partial_response_odds_ratio",
+]
+
+
+def _with(path: str, value) -> dict:
+    raw = copy.deepcopy(_RAW)
+    set_by_path(raw, path, value)
+    return raw
+
+
+def _outcome(raw):
+    try:
+        return validate_raw(raw, _ORIGINS, REFERENCE), None
+    except InputError as exc:
+        return None, exc
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(PROBABILITIES), st.floats(-2, 3, allow_nan=False))
+def test_probabilities_accepted_exactly_in_unit_interval(path, value):
+    raw = _with(path, value)
+    if path.endswith("complete_probability"):  # complete + partial must stay <= 1
+        set_by_path(raw, "parameters.response.partial_probability", 0.0)
+    scenario, error = _outcome(raw)
+    if 0.0 <= value <= 1.0:
+        assert error is None
+    else:
+        assert scenario is None
+        assert error.field == path and "probability in [0, 1]" in error.expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(DURATIONS + RATIOS), st.floats(-50, 50, allow_nan=False))
+def test_durations_and_ratios_refuse_impossible_values(path, value):
+    scenario, error = _outcome(_with(path, value))
+    allowed = value >= 0 if path in DURATIONS else value > 0
+    assert (error is None) == allowed
+    if error is not None:
+        assert error.field == path
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["run", "parameters.mdt", "resources.linac", "population", "strategy"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=3, max_size=12),
+)
+def test_unknown_keys_are_refused_with_their_path(section, key):
+    raw = copy.deepcopy(_RAW)
+    node = raw
+    for part in section.split("."):
+        node = node[part]
+    if key in node:
+        return
+    node[key] = 1
+    _, error = _outcome(raw)
+    assert error is not None
+    assert error.field == f"{section}.{key}" and "unknown key" in error.expected
