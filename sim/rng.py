@@ -23,13 +23,13 @@ BLOCK = 256
 #: purpose -> (stable id, uniforms per patient row)
 PURPOSES: dict[str, tuple[int, int]] = {
     "population": (1, 16),
-    "assignment": (2, 16),
+    "assignment": (2, 8),
     "disease": (3, 8),
-    "toxicity": (4, 256),
-    "response": (5, 16),
-    "decisions": (6, 32),
-    "durations": (7, 64),
-    "surgery": (8, 32),
+    "toxicity": (4, 128),
+    "response": (5, 8),
+    "decisions": (6, 16),
+    "durations": (7, 32),
+    "surgery": (8, 24),
     "arrivals": (9, 0),
 }
 

@@ -36,6 +36,11 @@ class ChemotherapyStep(_Step):
     cycles: int | tuple[int, int] | None = Field(
         None, description="three-weekly-equivalent cycles, or [min, max] drawn per patient"
     )
+    regimen_cycles: int | tuple[int, int] | None = Field(
+        None,
+        description="cycles of the patient's own regimen whatever their length (e.g. 'the 2nd "
+        "cycle', with which LCRT starts), or [min, max] drawn per patient",
+    )
     until_total_cycles: int | None = Field(
         None,
         ge=1,
@@ -47,12 +52,16 @@ class ChemotherapyStep(_Step):
 
     @model_validator(mode="after")
     def _one_count(self) -> ChemotherapyStep:
-        if (self.cycles is None) == (self.until_total_cycles is None):
-            raise ValueError("expected exactly one of 'cycles' or 'until_total_cycles'")
-        if isinstance(self.cycles, tuple) and not 0 <= self.cycles[0] <= self.cycles[1]:
-            raise ValueError(f"expected cycles [min, max] with 0 <= min <= max, got {self.cycles}")
-        if isinstance(self.cycles, int) and self.cycles < 0:
-            raise ValueError(f"expected a non-negative number of cycles, got {self.cycles}")
+        given = [self.cycles, self.regimen_cycles, self.until_total_cycles]
+        if sum(x is not None for x in given) != 1:
+            raise ValueError(
+                "expected exactly one of 'cycles', 'regimen_cycles' or 'until_total_cycles'"
+            )
+        for count in (self.cycles, self.regimen_cycles):
+            if isinstance(count, tuple) and not 0 <= count[0] <= count[1]:
+                raise ValueError(f"expected [min, max] with 0 <= min <= max, got {list(count)}")
+            if isinstance(count, int) and count < 0:
+                raise ValueError(f"expected a non-negative number of cycles, got {count}")
         return self
 
 

@@ -8,6 +8,7 @@ and delays the next cycle.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from sim import events as ev
@@ -67,15 +68,19 @@ def _round(x: float) -> int:
     return int(x + 0.5) if x > 0 else 0
 
 
+def _count(count: int | tuple[int, int], p) -> int:
+    if isinstance(count, int):
+        return count
+    low, high = count
+    return low + min(int(p.durations.random() * (high - low + 1)), high - low)
+
+
 def _n_cycles(spec, p, cycle_days: int, cp: ChemoParams) -> int:
     scale = cp.equivalent_days / cycle_days
+    if spec.regimen_cycles is not None:
+        return _count(spec.regimen_cycles, p)
     if spec.cycles is not None:
-        if isinstance(spec.cycles, int):
-            eq = spec.cycles
-        else:
-            low, high = spec.cycles
-            eq = low + min(int(p.durations.random() * (high - low + 1)), high - low)
-        return _round(eq * scale)
+        return _round(_count(spec.cycles, p) * scale)
     target_days = spec.until_total_cycles * cp.equivalent_days
     remaining = _round((target_days - p.curative_chemo_days) / cycle_days)
     return max(remaining, _round(spec.min_cycles * scale))
@@ -153,8 +158,11 @@ def build(spec, ctx):
         rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
 
         def settle(now: float, completed: bool) -> None:
-            done = len(cycle_ends) if completed else sum(1 for t in cycle_ends if t <= now)
-            started = sum(1 for r in rows if r[2] == ev.CHEMO_CYCLE and (completed or r[1] < now))
+            if completed:
+                done = started = len(cycle_ends)
+            else:  # cycles finished by now, and cycles begun before now
+                done = bisect_right(cycle_ends, now)
+                started = bisect_left(cycle_ends, now + cycle_days)
             p.cycles += started
             if curative:
                 p.curative_chemo_days += done * cycle_days

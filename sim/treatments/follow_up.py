@@ -70,10 +70,13 @@ def build_palliative(spec, ctx):
         if not p.detected:
             # restaging every few weeks until imaging or symptoms reveal the progression
             last = min(p.t_end, p.disease.t_death, p.disease.t_symptoms)
+            t_progression = p.disease.t_progression
             times = []
             t = p.env.now + every
             while t < last:
                 times.append(t)
+                if t >= t_progression:
+                    break
                 t += every
             rows, until = _visits_until_detection(p, times, ev.RESTAGING)
             yield from p.hold_logging(rows, until)
