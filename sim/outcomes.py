@@ -24,7 +24,7 @@ import pandas as pd
 
 from sim import events as ev
 from sim.hazards import DAYS_PER_MONTH
-from sim.parameters_schema import TOXICITY_TYPES
+from sim.parameters_schema import METASTATIC_SITES, SITES, TOXICITY_TYPES
 from sim.population import sites_of
 
 PATHWAYS = (
@@ -32,7 +32,6 @@ PATHWAYS = (
     "died_during_treatment", "incomplete_adjuvant", "on_treatment_at_horizon",
 )
 CURATIVE_PHASES = ("neoadjuvant", "local_treatment", "adjuvant", "consolidation", "watch_and_wait")
-METASTATIC_SITES = ("liver", "lung", "distant_lymph_nodes")
 
 
 class _Log:
@@ -147,7 +146,7 @@ def patient_table(
     treated = event(ev.SITE_TREATED)
     out["metastasis_treatment"] = log.any(treated & detail(*METASTATIC_SITES))
     rectum_treated = log.any(treated & detail("rectum"))
-    n_treated = sum(log.any(treated & detail(site)).astype(int) for site in (*METASTATIC_SITES, "rectum"))
+    n_treated = sum(log.any(treated & detail(site)).astype(int) for site in SITES)
     n_sites = out["metastatic_site"].map(lambda s: len(sites_of(s))).to_numpy()
     all_treated = n_treated >= n_sites
     out["all_sites_treated"] = all_treated

@@ -275,4 +275,3 @@ class Parameters(Frozen):
         return self
 
 
-__all__ = ["Parameters", "TOXICITY_TYPES", "SITES", "METASTATIC_SITES", "HAZARD_STATES", "Days"]

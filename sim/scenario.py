@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,10 +80,6 @@ class Scenario(_Frozen):
     parameters: Parameters
     resources: Resources
     run: Run
-
-    @property
-    def n_centres(self) -> int:
-        return math.ceil(self.run.patients / self.run.centre_size)
 
 
 # --------------------------------------------------------------------------------------- loading

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REFERENCE
+from test_invariants import check_invariants
 
 from sim import events as ev
 from sim.hazards import DAYS_PER_MONTH
@@ -206,3 +207,34 @@ def test_distant_nodes_treated_by_the_extended_field(calm):
     assert set(treated["patient_id"]) <= set(nodes)
     joined = treated.set_index("patient_id")["day"]
     assert np.allclose(joined, rt_end.reindex(joined.index))
+
+
+def test_concurrent_steps_that_are_not_fixed_courses(write_scenario):
+    """An MDT discussion during a chemotherapy course: concurrent steps run as processes."""
+    path = write_scenario({
+        "extends": str(REFERENCE),
+        "strategy": {"phases": {"neoadjuvant": [
+            {"step": "concurrent", "steps": [
+                {"step": "chemotherapy", "phase": "neoadjuvant", "regimen_cycles": 3},
+                {"step": "mdt"},
+            ]},
+            {"step": "branch", "by": "radiotherapy_course",
+             "cases": {"LCRT": "long_course", "SCRT": "short_course"}},
+        ]}},
+        "run": {"patients": 200, "seed": 5},
+    })
+    s = load_scenario(path)
+    result = run_scenario(s)
+    events = result.events
+    first_mdt = _rows(events, ev.MDT).groupby("patient_id")["day"].first()
+    cycles = _rows(events, ev.CHEMO_CYCLE)
+    third = cycles[cycles.groupby("patient_id").cumcount() == 2].set_index("patient_id")["day"]
+    both = first_mdt.index.intersection(third.index)
+    assert len(both) > 150
+    # the MDT met during the first three cycles, and the fourth cycle waited for both
+    assert (first_mdt[both] < third[both]).all()
+    fourth = cycles[cycles.groupby("patient_id").cumcount() == 3].set_index("patient_id")["day"]
+    later = fourth.index.intersection(first_mdt.index)
+    assert len(later) > 100 and (fourth[later] >= first_mdt[later]).all()
+    patients, _ = analyse(result)
+    check_invariants(s, events, patients)
