@@ -12,9 +12,10 @@ Pathway categories, in order of precedence (how the patient left or finished the
 - ``on_treatment_at_horizon``: follow-up ended while still in a curative phase;
 - ``bowel_surgery_only``: the rectum was treated but not every metastatic site;
 - ``metastasis_treatment_only``: a metastatic site was treated but not the rectum;
-- ``incomplete_adjuvant``: every site treated, but too few adjuvant cycles (complication,
-  progression or adherence);
-- ``palliative``: no local treatment.
+- ``incomplete_adjuvant``: every site treated, too few adjuvant cycles and no progression
+  (a complication or adherence stopped them);
+- ``palliative``: no local treatment, or every site treated and then progression before the
+  schedule was complete (the patient went on to palliative treatment).
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ def patient_table(
     out["surgical_complication"] = log.any(complication & detail(*rectal_complications))
     out["any_complication"] = log.any(complication)
     out["ypcr"] = log.any(event(ev.PATHOLOGY) & detail("ypCR"))
+    out["watch_and_wait"] = log.any(event(ev.WATCH_AND_WAIT))
+    out["first_response"] = log.first_label(event(ev.REASSESSMENT), "detail")
     mdt = event(ev.MDT)
     out["mdt_decision"] = log.last_label(mdt, "detail")
     refused = log.any(mdt & detail("refused"))
@@ -180,7 +183,7 @@ def patient_table(
             np.isin(end_phase, CURATIVE_PHASES),
             rectum_treated & ~all_treated,
             metastasis & ~rectum_treated,
-            all_treated,
+            all_treated & np.isnan(progression),
         ],
         [
             "completed", "refused", "died_during_treatment", "on_treatment_at_horizon",

@@ -136,6 +136,10 @@ class Mdt(Frozen):
     primary_resection_probability: Probability = Field(
         description="when metastases are not treatable: resect the rectum alone"
     )
+    tme_declined_low_tumour_probability: Probability = Field(
+        description="a low rectal tumour (0-5 cm, often needing a permanent stoma): the patient "
+        "declines TME and only the metastases are treated"
+    )
     sequence: Mix = Field(description="bowel_first / metastases_first / simultaneous")
 
 

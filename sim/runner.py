@@ -39,9 +39,10 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
         pop["radiotherapy_course"].tolist(), pop["sequence"].tolist(),
         pop["n_liver_metastases"].tolist(), pop["liver_modality"].tolist(),
         pop["lung_modality"].tolist(), pop["distant_lymph_nodes_modality"].tolist(),
+        pop["tumour_height"].tolist(),
         strict=True,
     )
-    for site, regimen, course, sequence, n_liver, liver, lung, nodes in columns:
+    for site, regimen, course, sequence, n_liver, liver, lung, nodes, height in columns:
         sites = sites_of(site)
         attrs.append({
             "regimen": regimen,
@@ -51,6 +52,7 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
             "has_liver": "liver" in sites,
             "has_lung": "lung" in sites,
             "n_liver_metastases": int(n_liver),
+            "tumour_height": height,
             "modality": {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
         })
     return {

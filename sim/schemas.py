@@ -51,6 +51,8 @@ PATIENT_COLUMNS: dict[str, str] = {
     "surgical_complication": "any Clavien-Dindo >= III complication of rectal surgery",
     "any_complication": "any Clavien-Dindo >= III complication of any procedure",
     "ypcr": "pathological complete response at TME",
+    "watch_and_wait": "clinical complete response at all sites managed by watch-and-wait",
+    "first_response": "clinical response at the first reassessment (CR, PR, SD; '' if none)",
     "mdt_decision": "last MDT decision",
     "os_months": "months from first treatment to death or censoring",
     "os_event": "1 = died, 0 = censored at the horizon",

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ClinicalPhase = Literal["neoadjuvant", "consolidation", "adjuvant", "watch_and_wait", "palliative"]
 MDT_DECISIONS = (
-    "local_treatment", "primary_only", "watch_and_wait", "more_chemotherapy", "palliative", "refused",
+    "local_treatment", "primary_only", "metastases_only", "watch_and_wait", "more_chemotherapy",
+    "palliative", "refused",
 )
 SITES_CASES = ("all_treated", "not_all_treated")
 

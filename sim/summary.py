@@ -101,6 +101,8 @@ def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:
         "rectal_surgery_rate": _rate(rectal),
         "metastasis_treatment_rate": _rate(patients["metastasis_treatment"]),
         "ypcr_rate_of_rectal_surgery": _rate(patients.loc[rectal, "ypcr"]),
+        "watch_and_wait_rate": _rate(patients["watch_and_wait"]),
+        "partial_response_rate": _rate(patients["first_response"] == "PR"),
         "mean_chemo_cycles": round(float(patients["chemo_cycles"].mean()), 4),
     }
     whole = _survival_block(patients)

@@ -103,6 +103,8 @@ def _plan(p, lp: LocalParams, d: list[float]) -> list[tuple[float | None, list[s
     planned = [s for s in order if s in p.untreated]
     if p.decision == "primary_only":
         planned = [s for s in planned if s == "rectum"]
+    elif p.decision == "metastases_only":
+        planned = [s for s in planned if s != "rectum"]
     rectum = "rectum" in planned
     mets = [s for s in planned if s != "rectum"]
     tme_at = now

@@ -2,7 +2,8 @@
 
 Decision rules, in order: refusal of radical treatment; a clinical complete response at all sites
 -> watch-and-wait; all metastases judged treatable (a logistic model of response, number of liver
-metastases and number of metastatic organs) -> local treatment; otherwise more chemotherapy and a
+metastases and number of metastatic organs) -> local treatment (of the metastases only when a
+patient with a low tumour declines TME); otherwise more chemotherapy and a
 second look (when the strategy allows it), resection of the primary alone, or palliative care.
 Detected progression always leads to palliative care. Each decision reads a fixed number of
 uniforms from the patient's ``decisions`` stream.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from sim import events as ev
 from sim.params import apply_odds_ratio
 
-DRAWS_PER_MDT = 4
+DRAWS_PER_MDT = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class MdtParams:
     refusal: float
     more_chemotherapy: float
     primary_resection: float
+    tme_declined_low: float
     resectable: float
     partial_response_or: float
     liver_gt5_or: float
@@ -35,6 +37,7 @@ def compile_mdt(params) -> MdtParams:
         refusal=m.refusal_probability.value,
         more_chemotherapy=m.more_chemotherapy_probability.value,
         primary_resection=m.primary_resection_probability.value,
+        tme_declined_low=m.tme_declined_low_tumour_probability.value,
         resectable=r.probability.value,
         partial_response_or=r.partial_response_odds_ratio.value,
         liver_gt5_or=r.liver_metastases_gt5_odds_ratio.value,
@@ -64,7 +67,8 @@ def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
     if p.response == "CR":
         return "watch_and_wait"
     if u[1] < resectability_probability(mp, p.attrs, p.response):
-        return "local_treatment"
+        low = p.attrs["tumour_height"] == "low" and "rectum" in p.untreated
+        return "metastases_only" if low and u[4] < mp.tme_declined_low else "local_treatment"
     if allow_more and u[2] < mp.more_chemotherapy:
         return "more_chemotherapy"
     if "rectum" in p.untreated and u[3] < mp.primary_resection:
