@@ -96,8 +96,77 @@ def validate(scenario: Path) -> None:
     )
 
 
+@app.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--patients", type=int, help="Patients per candidate evaluation (overrides the spec).")
+@click.option("--seed", type=int, help="Seed of every candidate evaluation (overrides the spec).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Working directory (evaluations, report) [default: results/calibration/<name>]; "
+                   "rerunning with the same directory resumes.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int,
+              out_dir: Path | None, quiet: bool) -> None:
+    """Fit the scenario's free parameters to the targets of SPEC (a calibration YAML)."""
+    from sim.calibrate.run import run_calibration
+
+    _positive("--patients", patients)
+    _non_negative("--seed", seed)
+    _positive("--workers", workers)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err, disable=quiet, transient=False,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = run_calibration(spec, out_dir, patients, seed, workers, progress)
+    if not quiet:
+        verify = report["verification"]
+        _print_targets(report["targets"], f"calibration {report['name']}: verification run of "
+                       f"{verify['patients']:,} patients, seed {verify['seed']}")
+        out.print(f"best total deviance {report['best']['deviance']:.2f}; "
+                  f"{report['evaluations']:,} evaluations in {report['wall_time_s'] / 60:.1f} min; "
+                  f"effective sample size {report['uncertainty']['ess']:.0f}")
+        out.print(f"fitted parameters: {report['fitted_file']}; report: {report['out_dir']}/report.html")
+
+
+@app.command("validate-targets")
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.argument("targets", type=click.Path(path_type=Path))
+def validate_targets_command(result_dir: Path, targets: Path) -> None:
+    """Compare a results directory (from crcsim run) with a targets file."""
+    from sim.calibrate.run import validate_targets
+
+    rows = validate_targets(result_dir, targets)
+    _print_targets(rows, f"{result_dir} against {targets}")
+
+
+def _print_targets(rows: list[dict], title: str) -> None:
+    table = Table(title=title)
+    for name, justify in (("target", "left"), ("fitted", "left"), ("published (95% CI)", "right"),
+                          ("simulated (MC 95% CI)", "right"), ("inside", "left")):
+        table.add_column(name, justify=justify)
+    for r in rows:
+        lo, hi = r["published_ci95"]
+        slo, shi = r["simulated_mc_ci95"]
+        table.add_row(
+            r["target"], "yes" if r["fit"] else "validation",
+            f"{_pct(r['published'])} ({_pct(lo)}-{_pct(hi)})",
+            f"{_pct(r['simulated'])} ({_pct(slo)}-{_pct(shi)})",
+            "yes" if r["inside"] else "[bold red]NO[/]",
+        )
+    out.print(table)
+    inside = sum(r["inside"] for r in rows)
+    out.print(f"{inside} of {len(rows)} published figures inside their 95% CI")
+
+
 def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
+    return "-" if x is None or x != x else f"{100 * x:.1f}%"
 
 
 def _print_summary(s: dict, target: Path, wall: float) -> None:

@@ -75,6 +75,10 @@ class Run(_Frozen):
 class Scenario(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str | None = None
+    calibration: str | None = Field(
+        None,
+        description="fitted parameters (written by crcsim calibrate) applied on top of this file",
+    )
     population: Population
     strategy: Strategy
     parameters: Parameters
@@ -154,13 +158,15 @@ def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins) -> dict:
     return deep_merge(base, _absolutise_paths(raw, real))
 
 
-_PATH_FIELDS = (("population", "csv"), ("parameters", "disease", "background_mortality", "csv"))
+_PATH_FIELDS = (
+    ("population", "csv"), ("parameters", "disease", "background_mortality", "csv"), ("calibration",),
+)
 
 
 def _absolutise_paths(raw: dict, file: Path) -> dict:
     """Paths inside a file are relative to that file, whichever file extends it."""
     for keys in _PATH_FIELDS:
-        node = raw
+        node: Any = raw
         for key in keys[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
@@ -204,29 +210,71 @@ def _read_life_table(path: str, origin: str) -> tuple[tuple[float, float, float]
     return tuple(rows)
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, merge, override and validate a scenario file; raise InputError on any problem."""
+def load_raw(path: str | Path, use_calibration: bool = True) -> tuple[dict, Origins]:
+    """The merged raw scenario (extends resolved, life table read, fitted overlay applied)."""
     path = Path(path)
     origins: Origins = {}
     raw = _resolve(path, (), origins)
-    for dotted, value in (overrides or {}).items():
-        set_by_path(raw, dotted, value)
+    overlay = raw.get("calibration")
+    if use_calibration and isinstance(overlay, str):
+        _apply_overlay(raw, Path(overlay), origins, _origin_of(origins, ("calibration",), path))
     bm = raw.get("parameters", {}).get("disease", {}).get("background_mortality")
     if isinstance(bm, dict) and isinstance(bm.get("csv"), str):
         origin = _origin_of(origins, ("parameters", "disease", "background_mortality", "csv"), path)
         bm["table"] = _read_life_table(bm["csv"], origin)
-    return validate_raw(raw, origins, path)
+    return raw, origins
+
+
+def _apply_overlay(raw: dict, overlay: Path, origins: Origins, named_in: str) -> None:
+    """Fitted parameters (``calibration: fitted.yaml``) go on top of everything else."""
+    if not overlay.is_file():
+        raise InputError(named_in, "calibration", f"expected an existing fitted file, got {str(overlay)!r}")
+    data = _read_yaml(overlay)
+    params = data.get("parameters")
+    if not isinstance(params, dict):
+        raise InputError(str(overlay), "parameters", "expected a mapping of fitted parameters")
+    _record({"parameters": params}, (), str(overlay), origins)
+    raw["parameters"] = deep_merge(raw.get("parameters", {}), params)
+
+
+def build_scenario(raw: dict, origins: Origins, path: str | Path, overrides: dict | None = None):
+    """Validate a copy of ``raw`` with ``overrides`` (dotted paths) applied."""
+    raw = copy.deepcopy(raw)
+    for dotted, value in (overrides or {}).items():
+        set_by_path(raw, dotted, value)
+    return validate_raw(raw, origins, Path(path))
+
+
+def load_scenario(
+    path: str | Path, overrides: dict[str, Any] | None = None, use_calibration: bool = True
+) -> Scenario:
+    """Read, merge, override and validate a scenario file; raise InputError on any problem.
+
+    ``use_calibration=False`` ignores the fitted overlay (the calibration starts from the
+    scenario's own values)."""
+    raw, origins = load_raw(path, use_calibration)
+    return build_scenario(raw, origins, path, overrides)
 
 
 def validate_raw(raw: dict, origins: Origins, path: Path) -> Scenario:
+    return validate_document(Scenario, raw, path, origins)
+
+
+def validate_document(model: type[BaseModel], raw: dict, path: Path, origins: Origins | None = None):
+    """Validate ``raw`` as ``model``; the first problem becomes a one-line InputError."""
     try:
-        return Scenario.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = _data_loc(raw, err["loc"])
         raise InputError(
-            _origin_of(origins, loc, path), _format_loc(loc), _expected(err, loc)
+            _origin_of(origins or {}, loc, path), _format_loc(loc), _expected(err, loc, model)
         ) from None
+
+
+def read_yaml_mapping(path: str | Path) -> dict:
+    """A YAML file that must hold a mapping (missing file, bad YAML: InputError)."""
+    return _read_yaml(Path(path))
 
 
 def _data_loc(raw: Any, loc: tuple) -> tuple:
@@ -270,11 +318,11 @@ def _origin_of(origins: Origins, loc: tuple, default: Path) -> str:
     return str(default)
 
 
-def _allowed_keys(loc: tuple) -> list[str] | None:
+def _allowed_keys(loc: tuple, root: type[BaseModel] = Scenario) -> list[str] | None:
     """Field names of the schema model at ``loc`` (for 'unknown key' messages)."""
     from typing import get_args, get_origin
 
-    model: Any = Scenario
+    model: Any = root
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -313,11 +361,11 @@ def _unwrap(ann: Any, loc: tuple, part: Any) -> Any:
     return ann
 
 
-def _expected(err: dict, loc: tuple) -> str:
+def _expected(err: dict, loc: tuple, root: type[BaseModel] = Scenario) -> str:
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc)
+        allowed = _allowed_keys(loc, root)
         hint = f" (expected one of: {', '.join(allowed)})" if allowed else ""
         return f"unknown key{hint}"
     if kind == "missing":

@@ -120,15 +120,20 @@ def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:
     return summary
 
 
-def analyse(result) -> tuple[pd.DataFrame, dict]:
-    """Patient table and summary of a simulation result."""
+def patients_of(result) -> pd.DataFrame:
+    """The patient table of a simulation result."""
     from sim.outcomes import patient_table
 
     scenario = result.scenario
-    patients = patient_table(
+    return patient_table(
         result.events,
         result.population,
         scenario.strategy.completion,
         tuple(scenario.parameters.local_treatment.rectal_complications),
     )
-    return patients, summarize(scenario, patients, result.events)
+
+
+def analyse(result) -> tuple[pd.DataFrame, dict]:
+    """Patient table and summary of a simulation result."""
+    patients = patients_of(result)
+    return patients, summarize(result.scenario, patients, result.events)

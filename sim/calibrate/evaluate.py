@@ -1,0 +1,96 @@
+"""Evaluating candidate parameter vectors: an in-memory run per candidate, all on the same seed
+(common random numbers, so the objective is a smooth function of the parameters), and a cache of
+finished evaluations on disk so that an interrupted calibration resumes where it stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from sim.calibrate.spec import load_calibration
+from sim.calibrate.statistics import statistics_from_patients
+from sim.calibrate.targets import deviances, load_targets
+from sim.errors import InputError
+from sim.runner import run_scenario
+from sim.scenario import build_scenario, load_raw
+from sim.summary import patients_of
+
+
+def key(x, patients: int, seed: int) -> str:
+    text = json.dumps([repr(float(v)) for v in x] + [patients, seed])
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class Evaluator:
+    """Runs the calibration's scenario for a parameter vector and scores it against the targets."""
+
+    def __init__(self, calibration_path: str, patients: int, seed: int) -> None:
+        self.cal = load_calibration(calibration_path)
+        self.targets, _ = load_targets(self.cal.targets_path)
+        self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=False)
+        self.patients, self.seed = patients, seed
+        self.fit_names = [t.name for t in self.targets.targets if t.fit]
+
+    def scenario(self, x, patients: int | None = None, seed: int | None = None):
+        overrides = {"run.patients": patients or self.patients,
+                     "run.seed": self.seed if seed is None else seed, **self.cal.overrides(x)}
+        return build_scenario(self.raw, self.origins, self.cal.scenario_path, overrides)
+
+    def __call__(self, x) -> dict:
+        x = [float(v) for v in x]
+        record = {"key": key(x, self.patients, self.seed), "x": x,
+                  "patients": self.patients, "seed": self.seed}
+        try:
+            scenario = self.scenario(x)
+        except InputError as exc:  # a combination the schema refuses (e.g. CR + PR > 1)
+            return {**record, "deviance": math.inf, "error": exc.one_line(), "deviances": {}}
+        stats = statistics_from_patients(patients_of(run_scenario(scenario)))
+        dev = deviances(self.targets, stats)
+        total = float(sum(dev[n] for n in self.fit_names))
+        return {**record, "deviance": total if math.isfinite(total) else math.inf,
+                "deviances": {k: (v if math.isfinite(v) else None) for k, v in dev.items()},
+                "values": stats.values}
+
+
+class Cache:
+    """Finished evaluations, appended to JSON-lines files as they finish."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.records: dict[str, dict] = {}
+        for file in sorted(directory.glob("*.jsonl")):
+            for line in file.read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by an interruption
+                    continue
+                self.records[rec["key"]] = rec
+
+    def get(self, x, patients: int, seed: int) -> dict | None:
+        return self.records.get(key(x, patients, seed))
+
+    def add(self, rec: dict, file: str = "evaluations.jsonl") -> None:
+        self.records[rec["key"]] = rec
+        with (self.directory / file).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(_jsonable(rec)) + "\n")
+
+
+def _jsonable(rec: dict) -> dict:
+    out = dict(rec)
+    if not math.isfinite(out.get("deviance", 0.0)):
+        out["deviance"] = 1e300
+    return out
+
+
+def deviance_of(rec: dict) -> float:
+    d = rec["deviance"]
+    return math.inf if d is None or d >= 1e299 else float(d)
+
+
+def as_array(records: list[dict]) -> np.ndarray:
+    return np.array([deviance_of(r) for r in records], float)

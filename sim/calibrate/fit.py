@@ -1,0 +1,245 @@
+"""The fit: initial Latin-hypercube samples, Nelder-Mead from the best of them, then incremental
+mixture importance sampling (IMIS, as in the DARTH calibration tutorials) for the set of parameter
+vectors consistent with the targets.
+
+Everything runs on z, the unbounded scale of the priors. Candidates are evaluated in parallel
+worker processes (``workers``), each finished evaluation is written to the cache at once, and every
+stage is deterministic given the seed, so rerunning an interrupted calibration replays the same
+candidates and takes the finished ones from the cache.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import multivariate_normal, qmc
+
+from sim.calibrate.evaluate import Cache, Evaluator, deviance_of
+
+Progress = Callable[[str, int, int], None]
+
+_worker: Evaluator | None = None
+
+
+def _init(path: str, patients: int, seed: int) -> None:
+    global _worker
+    _worker = Evaluator(path, patients, seed)
+
+
+def _evaluate(x) -> dict:
+    return _worker(x)
+
+
+def _nelder_mead(z0, max_evaluations: int, cached: dict, log_name: str, directory: str) -> list[dict]:
+    """One Nelder-Mead run in a worker; its evaluations go to its own cache file as they finish."""
+    from pathlib import Path
+
+    cal = _worker.cal
+    cache = Cache.__new__(Cache)
+    cache.directory, cache.records = Path(directory), dict(cached)
+    trace: list[dict] = []
+
+    def f(z):
+        x = cal.to_x(z)
+        rec = cache.get(x, _worker.patients, _worker.seed)
+        if rec is None:
+            rec = _worker(x)
+            cache.add(rec, log_name)
+        trace.append(rec)
+        return deviance_of(rec) if math.isfinite(deviance_of(rec)) else 1e12
+
+    minimize(f, np.asarray(z0, float), method="Nelder-Mead",
+             options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True})
+    return trace
+
+
+@dataclass
+class FitResult:
+    names: list[str]
+    evaluations: list[dict]
+    best: dict
+    optimizer_traces: list[list[float]]
+    imis: list[dict]
+    samples_z: np.ndarray
+    weights: np.ndarray
+    posterior_x: np.ndarray
+    ess: float
+    timings: dict = field(default_factory=dict)
+
+
+class Runner:
+    """Evaluates batches in a process pool (or in-process with one worker) through the cache."""
+
+    def __init__(self, cal_path: str, patients: int, seed: int, workers: int, cache: Cache) -> None:
+        self.patients, self.seed, self.workers, self.cache = patients, seed, workers, cache
+        self.local = Evaluator(cal_path, patients, seed)
+        self.pool = None
+        if workers > 1:
+            self.pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init, initargs=(cal_path, patients, seed),
+            )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def batch(self, xs: np.ndarray, stage: str, progress: Progress | None) -> list[dict]:
+        out: list[dict | None] = [self.cache.get(x, self.patients, self.seed) for x in xs]
+        todo = [i for i, r in enumerate(out) if r is None]
+        done = len(xs) - len(todo)
+        if progress:
+            progress(stage, done, len(xs))
+        if self.pool is None:
+            for i in todo:
+                out[i] = self.local(xs[i])
+                self.cache.add(out[i])
+                done += 1
+                if progress:
+                    progress(stage, done, len(xs))
+        else:
+            futures = {self.pool.submit(_evaluate, xs[i]): i for i in todo}
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    i = futures[fut]
+                    out[i] = fut.result()
+                    self.cache.add(out[i])
+                    done += 1
+                    if progress:
+                        progress(stage, done, len(xs))
+        return out  # type: ignore[return-value]
+
+    def nelder_mead(self, starts: list[np.ndarray], max_evaluations: int,
+                    progress: Progress | None) -> list[list[dict]]:
+        snapshot = dict(self.cache.records)
+        names = [f"nelder-mead-{k}.jsonl" for k in range(len(starts))]
+        directory = str(self.cache.directory)
+        if progress:
+            progress("best fit (Nelder-Mead)", 0, len(starts))
+        if self.pool is None:
+            global _worker
+            _worker = self.local
+            traces = [_nelder_mead(z, max_evaluations, snapshot, n, directory)
+                      for z, n in zip(starts, names, strict=True)]
+        else:
+            futures = [self.pool.submit(_nelder_mead, z, max_evaluations, snapshot, n, directory)
+                       for z, n in zip(starts, names, strict=True)]
+            traces = [f.result() for f in futures]
+        for trace in traces:
+            for rec in trace:
+                self.cache.records[rec["key"]] = rec
+        if progress:
+            progress("best fit (Nelder-Mead)", len(starts), len(starts))
+        return traces
+
+
+def _log_weights(z, dev, cal, components, n_prior: int, n_per_component: int) -> np.ndarray:
+    """IMIS importance weights: prior x likelihood / mixture proposal, on the log scale."""
+    log_lik = -0.5 * dev
+    log_prior = cal.log_prior_z(z)
+    total = n_prior + n_per_component * len(components)
+    parts = [np.log(n_prior / total) + log_prior]
+    for mean, cov in components:
+        parts.append(np.log(n_per_component / total)
+                     + multivariate_normal(mean, cov, allow_singular=True).logpdf(z))
+    log_q = np.logaddexp.reduce(np.vstack(parts), axis=0)
+    return np.where(np.isfinite(log_lik), log_lik + log_prior - log_q, -np.inf)
+
+
+def _ess(log_w: np.ndarray) -> tuple[np.ndarray, float]:
+    finite = np.isfinite(log_w)
+    w = np.zeros_like(log_w)
+    if finite.any():
+        w[finite] = np.exp(log_w[finite] - log_w[finite].max())
+        w /= w.sum()
+    return w, (1.0 / np.sum(w * w)) if w.sum() > 0 else 0.0
+
+
+def _component(z: np.ndarray, w: np.ndarray, centre: np.ndarray, size: int, prior_cov: np.ndarray):
+    """A Gaussian at ``centre``, covariance from its ``size`` nearest points (IMIS)."""
+    inv = np.linalg.pinv(prior_cov)
+    d = np.einsum("ij,jk,ik->i", z - centre, inv, z - centre)
+    near = np.argsort(d)[:size]
+    weights = (w[near] + 1.0 / len(z)) / 2.0
+    weights /= weights.sum()
+    diff = z[near] - centre
+    cov = (weights[:, None] * diff).T @ diff
+    cov += 1e-6 * np.eye(len(centre))
+    return centre, cov
+
+
+def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> FitResult:
+    spec = cal.spec.method
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(77,)))
+    dim = len(cal.names)
+    timings = {}
+
+    t0 = time.perf_counter()
+    u = qmc.LatinHypercube(d=dim, seed=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(78,)))
+                           ).random(spec.initial_samples)
+    z0 = np.log(u / (1 - u))
+    initial = runner.batch(cal.to_x(z0), "initial samples", progress)
+    timings["initial_samples_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    dev0 = np.array([deviance_of(r) for r in initial])
+    starts = [z0[i] for i in np.argsort(dev0)[: spec.optimizer.starts]]
+    traces = runner.nelder_mead(starts, spec.optimizer.max_evaluations, progress)
+    timings["optimizer_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    z = np.vstack([z0] + [cal.to_z(np.array([r["x"] for r in tr])) for tr in traces])
+    records = list(initial) + [r for tr in traces for r in tr]
+    dev = np.array([deviance_of(r) for r in records])
+    # IMIS starts from the prior samples; optimizer points join as mixture components' centres
+    prior_cov = np.cov(z0.T) if dim > 1 else np.atleast_2d(np.var(z0))
+    components: list[tuple[np.ndarray, np.ndarray]] = []
+    n_prior, per = spec.initial_samples, spec.uncertainty.samples_per_iteration
+    sample_z, sample_dev = z0.copy(), dev0.copy()
+    imis_log = []
+    centres_used: list[np.ndarray] = []
+    for it in range(spec.uncertainty.iterations):
+        log_w = _log_weights(sample_z, sample_dev, cal, components, n_prior, per)
+        w, ess = _ess(log_w)
+        # the first centre is the best point seen anywhere (the optimum); later ones the heaviest
+        if it == 0:
+            centre = z[int(np.argmin(dev))]
+        else:
+            order = np.argsort(-w)
+            centre = next(sample_z[i] for i in order
+                          if not any(np.allclose(sample_z[i], c) for c in centres_used))
+        centres_used.append(centre)
+        components.append(_component(np.vstack([sample_z, z]), np.concatenate(
+            [w, np.zeros(len(z))]), centre, per, prior_cov))
+        mean, cov = components[-1]
+        new_z = rng.multivariate_normal(mean, cov, size=per, method="cholesky")
+        new = runner.batch(cal.to_x(new_z), f"uncertainty (IMIS {it + 1}/{spec.uncertainty.iterations})",
+                           progress)
+        sample_z = np.vstack([sample_z, new_z])
+        sample_dev = np.concatenate([sample_dev, [deviance_of(r) for r in new]])
+        records += new
+        imis_log.append({"iteration": it + 1, "ess_before": ess, "samples": len(sample_z),
+                         "best_deviance": float(np.nanmin(sample_dev))})
+    log_w = _log_weights(sample_z, sample_dev, cal, components, n_prior, per)
+    w, ess = _ess(log_w)
+    imis_log.append({"iteration": "final", "ess": ess, "samples": len(sample_z)})
+    pick = rng.choice(len(sample_z), size=spec.uncertainty.resample, replace=True, p=w)
+    timings["uncertainty_s"] = time.perf_counter() - t0
+
+    all_dev = np.array([deviance_of(r) for r in records])
+    best = records[int(np.argmin(all_dev))]
+    optimizer_traces = [[deviance_of(r) for r in tr] for tr in traces]
+    return FitResult(
+        names=cal.names, evaluations=records, best=best, optimizer_traces=optimizer_traces,
+        imis=imis_log, samples_z=sample_z, weights=w, posterior_x=cal.to_x(sample_z[pick]),
+        ess=ess, timings=timings,
+    )

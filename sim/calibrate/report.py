@@ -1,0 +1,238 @@
+"""Calibration outputs: the fitted overlay, the posterior parameter sets and the report.
+
+``report.json`` and ``report.html`` show every target (published value and CI, simulated value
+with its Monte Carlo CI, inside or outside), the convergence of the fit, simulated against
+published survival curves, and which parameters the targets pin down (posterior against prior
+width). The HTML page is self-contained (plotly.js embedded once) and opens offline.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import yaml
+from lifelines import KaplanMeierFitter
+
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _nested(path: str, value: dict) -> dict:
+    out: dict = {}
+    node = out
+    parts = path.split(".")[1:]  # below "parameters"
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _merge(a: dict, b: dict) -> dict:
+    for k, v in b.items():
+        a[k] = _merge(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return a
+
+
+def fitted_overlay(names, best_x, posterior_x, provenance: dict) -> str:
+    """The YAML overlay a scenario applies with ``calibration: <file>``."""
+    params: dict = {}
+    for i, name in enumerate(names):
+        lo, hi = np.quantile(posterior_x[:, i], [0.025, 0.975])
+        entry = {
+            "value": float(f"{best_x[i]:.6g}"),
+            "source": f"calibrated to {provenance['targets']} ({provenance['date'][:10]}, best fit)",
+            "note": f"posterior 95% interval {lo:.4g}-{hi:.4g}; joint sets in the posterior parquet",
+        }
+        params = _merge(params, _nested(name, entry))
+    header = (
+        "# Written by `crcsim calibrate`: fitted parameters, applied on top of the scenario that\n"
+        "# names this file (calibration: ...). Regenerate rather than edit by hand.\n"
+    )
+    body = yaml.safe_dump({"provenance": provenance, "parameters": params}, sort_keys=False,
+                          width=100)
+    return header + body
+
+
+def posterior_frame(names, posterior_x) -> pd.DataFrame:
+    df = pd.DataFrame(posterior_x, columns=names)
+    df.insert(0, "draw", np.arange(len(df)))
+    return df
+
+
+def parameter_summary(cal, posterior_x, best_x) -> list[dict]:
+    rows = []
+    for i, name in enumerate(cal.names):
+        lo, hi = cal.low[i], cal.high[i]
+        col = posterior_x[:, i]
+        if cal.log[i]:
+            prior_width = math.log(hi) - math.log(lo)
+            post_width = float(np.subtract(*np.quantile(np.log(col), [0.975, 0.025])))
+        else:
+            prior_width = hi - lo
+            post_width = float(np.subtract(*np.quantile(col, [0.975, 0.025])))
+        ratio = post_width / (0.95 * prior_width) if prior_width > 0 else float("nan")
+        rows.append({
+            "parameter": name, "best": float(best_x[i]),
+            "posterior_mean": float(np.mean(col)),
+            "posterior_ci95": [float(np.quantile(col, 0.025)), float(np.quantile(col, 0.975))],
+            "prior": [float(lo), float(hi)], "scale": "log" if cal.log[i] else "linear",
+            "posterior_to_prior_width": ratio,
+            "pinned_down_by_targets": bool(ratio < 0.5),
+        })
+    return rows
+
+
+def _clean(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.floating | np.integer):
+        return _clean(obj.item())
+    return obj
+
+
+def write_json(path: Path, data: dict) -> None:
+    _atomic_write(path, json.dumps(_clean(data), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------------- figures
+
+def targets_figure(rows: list[dict]) -> go.Figure:
+    names = [r["target"] for r in rows][::-1]
+    rows = rows[::-1]
+    fig = go.Figure()
+    pub = np.array([r["published"] for r in rows], float)
+    pci = np.array([r["published_ci95"] for r in rows], float)
+    sim = np.array([np.nan if r["simulated"] is None else r["simulated"] for r in rows], float)
+    sci = np.array([[np.nan, np.nan] if None in r["simulated_mc_ci95"] else r["simulated_mc_ci95"]
+                    for r in rows], float)
+    fig.add_trace(go.Scatter(
+        x=pub, y=names, mode="markers", name="published (95% CI)", marker={"color": PALETTE[0], "size": 9},
+        error_x={"type": "data", "symmetric": False, "array": pci[:, 1] - pub, "arrayminus": pub - pci[:, 0]},
+    ))
+    fig.add_trace(go.Scatter(
+        x=sim, y=names, mode="markers", name="simulated (Monte Carlo 95% CI)",
+        marker={"color": PALETTE[1], "size": 9, "symbol": "diamond"},
+        error_x={"type": "data", "symmetric": False, "array": sci[:, 1] - sim, "arrayminus": sim - sci[:, 0]},
+    ))
+    fig.update_layout(title="Every target: published against simulated (verification run)",
+                      xaxis_title="proportion of patients (0-1)", height=30 * len(rows) + 160,
+                      legend={"orientation": "h", "y": -0.08})
+    return fig
+
+
+def convergence_figure(traces: list[list[float]], imis: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    for k, trace in enumerate(traces):
+        best = np.minimum.accumulate(np.where(np.isfinite(trace), trace, np.nan))
+        fig.add_trace(go.Scatter(y=best, mode="lines", name=f"Nelder-Mead start {k + 1}",
+                                 line={"color": PALETTE[k % len(PALETTE)]}))
+    fig.update_layout(title="Convergence: best total deviance so far", xaxis_title="evaluation",
+                      yaxis_title="total deviance of fitted targets", yaxis_type="log")
+    return fig
+
+
+def survival_figure(patients: pd.DataFrame, km_targets: list) -> go.Figure:
+    fig = go.Figure()
+    for k, (curve, label) in enumerate((("os", "overall survival"), ("pfs", "progression-free survival"))):
+        kmf = KaplanMeierFitter().fit(patients[f"{curve}_months"], patients[f"{curve}_event"])
+        sf = kmf.survival_function_
+        keep = sf.index <= 72
+        fig.add_trace(go.Scatter(x=sf.index[keep], y=sf.iloc[:, 0][keep], mode="lines", line_shape="hv",
+                                 name=f"simulated {label}", line={"color": PALETTE[k]}))
+        marks = [t for t in km_targets if t.curve == curve]
+        fig.add_trace(go.Scatter(
+            x=[t.month for t in marks], y=[t.percent / 100 for t in marks], mode="markers",
+            name=f"published {label} (95% CI)", marker={"color": PALETTE[k], "size": 10, "symbol": "square"},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [(t.ci95[1] - t.percent) / 100 for t in marks],
+                     "arrayminus": [(t.percent - t.ci95[0]) / 100 for t in marks]},
+        ))
+    fig.update_layout(title="Survival: simulated Kaplan-Meier curves and published landmarks",
+                      xaxis_title="months from first treatment", yaxis_title="survival probability",
+                      yaxis_range=[0, 1.02])
+    return fig
+
+
+def identifiability_figure(rows: list[dict]) -> go.Figure:
+    names = [r["parameter"].split(".", 1)[1] for r in rows]
+    fig = go.Figure(go.Bar(
+        x=[r["posterior_to_prior_width"] for r in rows], y=names, orientation="h",
+        marker={"color": [PALETTE[2] if r["pinned_down_by_targets"] else PALETTE[4] for r in rows]},
+    ))
+    fig.update_layout(title="What the targets pin down: posterior 95% width / prior width",
+                      xaxis_title="width ratio (below 0.5: pinned down by the targets; "
+                                  "near 1: rests on the prior)",
+                      height=28 * len(rows) + 160)
+    return fig
+
+
+def _table_html(rows: list[dict]) -> str:
+    def pct(v):
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
+
+    lines = ["<table><tr><th>target</th><th>fitted</th><th>published (95% CI)</th>"
+             "<th>simulated (MC 95% CI)</th><th>inside</th><th>deviance</th></tr>"]
+    for r in rows:
+        lo, hi = r["published_ci95"]
+        slo, shi = r["simulated_mc_ci95"]
+        dev = r["deviance"]
+        lines.append(
+            f"<tr class={'ok' if r['inside'] else 'out'}><td>{r['target']}</td>"
+            f"<td>{'yes' if r['fit'] else 'validation'}</td>"
+            f"<td>{pct(r['published'])} ({pct(lo)}-{pct(hi)})</td>"
+            f"<td>{pct(r['simulated'])} ({pct(slo)}-{pct(shi)})</td>"
+            f"<td>{'yes' if r['inside'] else 'NO'}</td>"
+            f"<td>{'-' if dev is None else f'{dev:.2f}'}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def write_html(path: Path, report: dict, figures: list[go.Figure]) -> None:
+    parts = []
+    for i, fig in enumerate(figures):
+        fig.update_layout(template="plotly_white", font={"size": 13})
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"responsive": True}))
+    inside = sum(r["inside"] for r in report["targets"])
+    html = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>crcsim calibration: {report['name']}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse}}td,th{{padding:3px 9px;border-bottom:1px solid #ddd;text-align:left}}
+tr.out td{{color:#b00}}</style></head><body>
+<h1>Calibration {report['name']}</h1>
+<p>Targets: {report['provenance']['targets']} (sha256 {report['provenance']['targets_sha256'][:12]}).
+Fit on {report['provenance']['patients_per_evaluation']:,} patients per evaluation, seed
+{report['provenance']['seed']}; {report['evaluations']:,} evaluations in
+{report['wall_time_s'] / 60:.1f} minutes. Best total deviance {report['best']['deviance']:.2f}
+over {report['fitted_targets']} fitted targets. Verification on
+{report['verification']['patients']:,} patients with seed {report['verification']['seed']}:
+{inside} of {len(report['targets'])} published figures inside their 95% CI. Effective sample size of
+the importance sample: {report['uncertainty']['ess']:.0f}.</p>
+{_table_html(report['targets'])}
+{''.join(parts)}
+</body></html>
+"""
+    _atomic_write(path, html)

@@ -1,0 +1,138 @@
+"""``crcsim calibrate``: fit, verify on a fresh seed and a larger cohort, write the outputs."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+import sim
+from sim.calibrate.evaluate import Cache, Evaluator
+from sim.calibrate.fit import Progress, Runner, fit
+from sim.calibrate.report import (
+    convergence_figure,
+    fitted_overlay,
+    identifiability_figure,
+    parameter_summary,
+    posterior_frame,
+    survival_figure,
+    targets_figure,
+    write_html,
+    write_json,
+)
+from sim.calibrate.spec import load_calibration
+from sim.calibrate.statistics import statistics_from_patients
+from sim.calibrate.targets import KmTarget, load_targets, target_rows
+from sim.results_io import git_commit
+from sim.runner import run_scenario
+from sim.summary import patients_of
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def run_calibration(
+    path: str | Path,
+    out_dir: Path | None = None,
+    patients: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> dict:
+    started = time.perf_counter()
+    cal = load_calibration(path)  # every check happens here, before any simulation
+    targets, targets_hash = load_targets(cal.targets_path)
+    patients = patients or cal.spec.run.patients
+    seed = cal.spec.run.seed if seed is None else seed
+    out_dir = Path(out_dir) if out_dir is not None else Path("results") / "calibration" / cal.spec.name
+    cache = Cache(out_dir / "evaluations")
+    runner = Runner(str(Path(path).resolve()), patients, seed, workers, cache)
+    try:
+        result = fit(cal, runner, seed, progress)
+    finally:
+        runner.close()
+
+    best_x = np.array(result.best["x"])
+    verify = cal.spec.verification
+    if progress:
+        progress("verification", 0, 1)
+    evaluator = runner.local
+    scenario = evaluator.scenario(best_x, verify.patients, verify.seed)
+    verified = patients_of(run_scenario(scenario, workers=workers))
+    stats = statistics_from_patients(verified)
+    rows = target_rows(targets, stats)
+    if progress:
+        progress("verification", 1, 1)
+
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    provenance = {
+        "calibration": _relative(cal.path), "scenario": _relative(cal.scenario_path),
+        "targets": _relative(cal.targets_path), "targets_sha256": targets_hash,
+        "seed": seed, "patients_per_evaluation": patients, "date": date,
+        "deviance": float(result.best["deviance"]), "evaluations": len(cache.records),
+        "method": "Latin hypercube -> Nelder-Mead -> IMIS", "crcsim_version": sim.__version__,
+        "git_commit": git_commit(),
+    }
+    params = parameter_summary(cal, result.posterior_x, best_x)
+    wall = time.perf_counter() - started
+    report = {
+        "name": cal.spec.name, "provenance": provenance,
+        "best": {"deviance": float(result.best["deviance"]),
+                 "parameters": dict(zip(cal.names, best_x.tolist(), strict=True)),
+                 "deviances": result.best.get("deviances", {})},
+        "fitted_targets": sum(t.fit for t in targets.targets),
+        "verification": {"patients": verify.patients, "seed": verify.seed,
+                         "all_inside": all(r["inside"] for r in rows),
+                         "fitted_inside": all(r["inside"] for r in rows if r["fit"])},
+        "targets": rows, "parameters": params,
+        "convergence": {"nelder_mead": result.optimizer_traces, "imis": result.imis},
+        "uncertainty": {"method": "IMIS", "ess": result.ess, "samples": int(len(result.samples_z)),
+                        "resampled_sets": int(len(result.posterior_x)),
+                        "distinct_sets": int(len(np.unique(result.posterior_x, axis=0)))},
+        "evaluations": len(cache.records), "timings_s": result.timings, "wall_time_s": wall,
+    }
+
+    fitted = cal.fitted_path
+    fitted.parent.mkdir(parents=True, exist_ok=True)
+    from sim.calibrate.report import _atomic_write
+
+    _atomic_write(fitted, fitted_overlay(cal.names, best_x, result.posterior_x, provenance))
+    posterior = posterior_frame(cal.names, result.posterior_x)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for target in (out_dir / "posterior.parquet", fitted.with_name(f"{fitted.stem}_posterior.parquet")):
+        tmp = target.with_name(f".{target.name}.tmp")
+        posterior.to_parquet(tmp, index=False)
+        tmp.replace(target)
+    write_json(out_dir / "report.json", report)
+    write_json(fitted.with_name(f"{fitted.stem}_report.json"), report)
+    km = [t for t in targets.targets if isinstance(t, KmTarget)]
+    write_html(out_dir / "report.html", report, [
+        targets_figure(rows), survival_figure(verified, km),
+        convergence_figure(result.optimizer_traces, result.imis), identifiability_figure(params),
+    ])
+    report["out_dir"] = str(out_dir)
+    report["fitted_file"] = str(fitted)
+    return report
+
+
+def validate_targets(result_dir: Path, targets_path: Path) -> list[dict]:
+    """The target table for any results directory (``crcsim run`` output)."""
+    import pandas as pd
+
+    from sim.errors import InputError
+
+    file = Path(result_dir) / "patients.parquet"
+    if not file.is_file():
+        raise InputError(str(result_dir), None, "expected a results directory with patients.parquet")
+    targets, _ = load_targets(targets_path)
+    patients = pd.read_parquet(file)
+    return target_rows(targets, statistics_from_patients(patients))
+
+
+__all__ = ["run_calibration", "validate_targets", "Evaluator"]

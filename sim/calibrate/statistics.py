@@ -1,0 +1,82 @@
+"""The statistics targets are compared with, computed from a run's patient table.
+
+Each proportion comes with its simulated denominator (for Monte Carlo error), and each
+Kaplan-Meier landmark with the Greenwood variance of log S.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from sim.outcomes import PATHWAYS
+from sim.parameters_schema import TOXICITY_TYPES
+
+
+@dataclass
+class Statistics:
+    values: dict[str, float] = field(default_factory=dict)
+    denominators: dict[str, int] = field(default_factory=dict)
+    #: curve -> month -> (S, var of log S)
+    km: dict[str, dict[float, tuple[float, float]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "values": self.values,
+            "denominators": self.denominators,
+            "km": {c: {str(m): list(v) for m, v in d.items()} for c, d in self.km.items()},
+        }
+
+
+def km_landmarks(durations, events, months) -> dict[float, tuple[float, float]]:
+    """S(t) and the Greenwood variance of log S(t) at each month (NaN beyond follow-up)."""
+    kmf = KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(events, int))
+    table = kmf.event_table
+    times = table.index.to_numpy()
+    d = table["observed"].to_numpy(float)
+    n = table["at_risk"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where((n > d) & (d > 0), d / (n * (n - d)), 0.0)
+    cumulative = np.cumsum(terms)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy()
+    out = {}
+    longest = float(np.max(durations)) if len(durations) else 0.0
+    for m in months:
+        if m > longest:
+            out[m] = (float("nan"), float("nan"))
+            continue
+        i = np.searchsorted(times, m, side="right") - 1
+        out[m] = (float(surv[i]), float(cumulative[i])) if i >= 0 else (1.0, 0.0)
+    return out
+
+
+def statistics_from_patients(patients: pd.DataFrame, months=(12, 24, 36)) -> Statistics:
+    n = len(patients)
+    s = Statistics()
+
+    def rate(name: str, mask: pd.Series, denominator: int | None = None) -> None:
+        denom = n if denominator is None else denominator
+        s.values[name] = float(mask.sum()) / denom if denom else float("nan")
+        s.denominators[name] = int(denom)
+
+    rate("completion_rate", patients["completed"])
+    counts = patients["pathway"].value_counts().reindex(PATHWAYS, fill_value=0)
+    for cat, k in counts.items():
+        s.values[f"pathway.{cat}"] = float(k) / n
+        s.denominators[f"pathway.{cat}"] = n
+    rate("grade34_toxicity_rate", patients["grade34_toxicity"])
+    for t in TOXICITY_TYPES:
+        rate(f"grade34_toxicity_by_type.{t}", patients[f"grade34_{t}"])
+    rectal = patients["rectal_surgery"]
+    rate("rectal_surgery_rate", rectal)
+    rate("surgical_complication_rate", patients["surgical_complication"])
+    rate("metastasis_treatment_rate", patients["metastasis_treatment"])
+    rate("watch_and_wait_rate", patients["watch_and_wait"])
+    rate("partial_response_rate", patients["first_response"] == "PR")
+    rate("ypcr_rate_of_rectal_surgery", patients["ypcr"] & rectal, int(rectal.sum()))
+    s.km["os"] = km_landmarks(patients["os_months"], patients["os_event"], months)
+    s.km["pfs"] = km_landmarks(patients["pfs_months"], patients["pfs_event"], months)
+    return s
