@@ -124,7 +124,13 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int,
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        report = run_calibration(spec, out_dir, patients, seed, workers, progress)
+        try:
+            report = run_calibration(spec, out_dir, patients, seed, workers, progress)
+        except KeyboardInterrupt:
+            where = out_dir if out_dir is not None else "results/calibration/<name>"
+            err.print(f"crcsim: interrupted; finished evaluations are kept in {where}/evaluations: "
+                      "run the same command again to resume", markup=False, highlight=False)
+            sys.exit(130)
     if not quiet:
         verify = report["verification"]
         _print_targets(report["targets"], f"calibration {report['name']}: verification run of "

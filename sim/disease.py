@@ -40,6 +40,7 @@ class DiseaseParams:
     cure_probability: float
     death_shape: float
     death_scale_days: float
+    supportive_care_hazard_ratio: float
     symptomatic_mean_days: float
     bands_male: tuple[tuple[float, float], ...]
     bands_female: tuple[tuple[float, float], ...]
@@ -103,6 +104,22 @@ class DiseaseClock:
             )
             self.t_cancer_death = self.t_progression + after
 
+    def change_death_hazard(self, now: float, hazard_ratio: float) -> None:
+        """After (true) progression, the cancer death hazard is multiplied by ``hazard_ratio``
+        from ``now`` on (e.g. best supportive care instead of palliative therapy)."""
+        if not (self.t_progression <= now < self.t_cancer_death):
+            return
+        p = self.p
+        base = self.death_covariate_hr
+        used = base * weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days)
+        remaining = self.death_budget - used
+        target = weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days) + (
+            remaining / (base * hazard_ratio)
+        )
+        self.t_cancer_death = self.t_progression + weibull_inverse_cumhaz(
+            target, p.death_shape, p.death_scale_days
+        )
+
     def set_state(self, now: float, state: str) -> None:
         """The patient enters ``state`` at ``now``; the future progression hazard changes."""
         if state == self.state or self.t_progression <= now:
@@ -148,6 +165,7 @@ def compile_disease(disease) -> DiseaseParams:
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,
+        supportive_care_hazard_ratio=death.supportive_care_hazard_ratio.value,
         symptomatic_mean_days=disease.symptomatic_detection_mean_days.value,
         bands_male=tuple((age, male) for age, male, _ in table),
         bands_female=tuple((age, female) for age, _, female in table),

@@ -8,7 +8,8 @@ Pathway categories, in order of precedence (how the patient left or finished the
 - ``completed``: the strategy's completion criteria are met (Li 2021: neoadjuvant chemotherapy and
   radiotherapy, local treatment of all sites, at least 2 adjuvant cycles);
 - ``refused``: refused radical treatment at an MDT;
-- ``died_during_treatment``: died while still in a curative phase;
+- ``died_during_treatment``: died while still in a curative phase, or under best supportive
+  care after progression during treatment;
 - ``on_treatment_at_horizon``: follow-up ended while still in a curative phase;
 - ``bowel_surgery_only``: the rectum was treated but not every metastatic site;
 - ``metastasis_treatment_only``: a metastatic site was treated but not the rectum;
@@ -179,7 +180,7 @@ def patient_table(
         [
             completed,
             refused,
-            np.isin(death_phase, CURATIVE_PHASES),
+            np.isin(death_phase, (*CURATIVE_PHASES, "supportive_care")),
             np.isin(end_phase, CURATIVE_PHASES),
             rectum_treated & ~all_treated,
             metastasis & ~rectum_treated,

@@ -136,6 +136,10 @@ class Mdt(Frozen):
     primary_resection_probability: Probability = Field(
         description="when metastases are not treatable: resect the rectum alone"
     )
+    best_supportive_care_probability: Probability = Field(
+        description="progression found during curative treatment: best supportive care rather "
+        "than palliative therapy (too unwell for it, or the patient's choice)"
+    )
     tme_declined_low_tumour_probability: Probability = Field(
         description="a low rectal tumour (0-5 cm, often needing a permanent stoma): the patient "
         "declines TME and only the metastases are treated"
@@ -200,6 +204,9 @@ class DeathAfterProgression(Frozen):
 
     weibull_shape: Positive
     weibull_scale_months: Months
+    supportive_care_hazard_ratio: HazardRatio = Field(
+        description="death hazard under best supportive care, relative to palliative therapy"
+    )
     covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
 
 

@@ -191,8 +191,8 @@ class Patient:
             self.untreated.discard(site)
             self.log(ev.SITE_TREATED, site)
 
-    def enter_palliative(self, reason: str) -> None:
-        self.phase = "palliative"
+    def enter_palliative(self, reason: str, phase: str = "palliative") -> None:
+        self.phase = phase
         self.palliative = True
         self.log(ev.PALLIATIVE_START, reason)
         self.update_hazard_state()

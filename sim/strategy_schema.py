@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ClinicalPhase = Literal["neoadjuvant", "consolidation", "adjuvant", "watch_and_wait", "palliative"]
 MDT_DECISIONS = (
     "local_treatment", "primary_only", "metastases_only", "watch_and_wait", "more_chemotherapy",
-    "palliative", "refused",
+    "palliative", "best_supportive_care", "refused",
 )
 SITES_CASES = ("all_treated", "not_all_treated")
 
@@ -138,7 +138,10 @@ class FollowUpStep(_Step):
 
 
 class PalliativeStep(_Step):
+    """Palliative therapy (or best supportive care only), with restaging until progression."""
+
     step: Literal["palliative"]
+    therapy: bool = Field(True, description="false: best supportive care, no anticancer therapy")
 
 
 class GotoStep(_Step):

@@ -44,6 +44,7 @@ def make_params(
         cure_probability=cure,
         death_shape=death_shape,
         death_scale_days=death_scale,
+        supportive_care_hazard_ratio=3.0,
         symptomatic_mean_days=symptomatic_mean,
         bands_male=bands_male,
         bands_female=bands_female,
@@ -415,3 +416,19 @@ def test_cure_survives_a_later_state_change():
     c.set_state(30.0, "partially_treated")
     assert c.cured
     assert math.isinf(c.t_progression) and math.isinf(c.t_cancer_death)
+
+
+def test_death_hazard_change_after_progression_constant_hazard():
+    """Shape 1: after progression at T the death budget E is spent at rate 1/60 a day; from
+    T + 10 on at rate 3/60, so death comes at T + 10 + (60 E - 10) / 3."""
+    p = make_params(shape=1.0, scale=100.0, death_shape=1.0, death_scale=60.0)
+    c = make_clock(p, arrival=0.0, progression_budget=0.5, cure_draw=0.99)
+    t_prog = c.t_progression
+    budget_days = c.t_cancer_death - t_prog  # 60 E
+    c.change_death_hazard(t_prog + 10.0, 3.0)
+    assert c.t_cancer_death == pytest.approx(t_prog + 10.0 + (budget_days - 10.0) / 3.0)
+    # before progression, or after death, nothing changes
+    d = make_clock(p, arrival=0.0, progression_budget=0.5, cure_draw=0.99)
+    before = d.t_cancer_death
+    d.change_death_hazard(d.t_progression - 1.0, 3.0)
+    assert d.t_cancer_death == before

@@ -20,9 +20,20 @@ from sim.scenario import build_scenario, load_raw
 from sim.summary import patients_of
 
 
-def key(x, patients: int, seed: int) -> str:
-    text = json.dumps([repr(float(v)) for v in x] + [patients, seed])
+def key(x, patients: int, seed: int, fingerprint: str = "") -> str:
+    text = json.dumps([repr(float(v)) for v in x] + [patients, seed, fingerprint])
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def model_fingerprint(raw: dict, targets_sha256: str) -> str:
+    """What an evaluation depends on besides its parameters: the scenario as resolved, the
+    targets and the model's code. A cached evaluation of another model is never reused."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(raw, sort_keys=True, default=str).encode())
+    digest.update(targets_sha256.encode())
+    for file in sorted(Path(__file__).resolve().parent.parent.rglob("*.py")):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Evaluator:
@@ -30,9 +41,10 @@ class Evaluator:
 
     def __init__(self, calibration_path: str, patients: int, seed: int) -> None:
         self.cal = load_calibration(calibration_path)
-        self.targets, _ = load_targets(self.cal.targets_path)
+        self.targets, targets_sha = load_targets(self.cal.targets_path)
         self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=False)
         self.patients, self.seed = patients, seed
+        self.fingerprint = model_fingerprint(self.raw, targets_sha)
         self.fit_names = [t.name for t in self.targets.targets if t.fit]
 
     def scenario(self, x, patients: int | None = None, seed: int | None = None):
@@ -42,7 +54,7 @@ class Evaluator:
 
     def __call__(self, x) -> dict:
         x = [float(v) for v in x]
-        record = {"key": key(x, self.patients, self.seed), "x": x,
+        record = {"key": key(x, self.patients, self.seed, self.fingerprint), "x": x,
                   "patients": self.patients, "seed": self.seed}
         try:
             scenario = self.scenario(x)
@@ -71,8 +83,8 @@ class Cache:
                     continue
                 self.records[rec["key"]] = rec
 
-    def get(self, x, patients: int, seed: int) -> dict | None:
-        return self.records.get(key(x, patients, seed))
+    def get(self, x, patients: int, seed: int, fingerprint: str) -> dict | None:
+        return self.records.get(key(x, patients, seed, fingerprint))
 
     def add(self, rec: dict, file: str = "evaluations.jsonl") -> None:
         self.records[rec["key"]] = rec

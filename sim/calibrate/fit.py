@@ -48,7 +48,7 @@ def _nelder_mead(z0, max_evaluations: int, cached: dict, log_name: str, director
 
     def f(z):
         x = cal.to_x(z)
-        rec = cache.get(x, _worker.patients, _worker.seed)
+        rec = cache.get(x, _worker.patients, _worker.seed, _worker.fingerprint)
         if rec is None:
             rec = _worker(x)
             cache.add(rec, log_name)
@@ -92,7 +92,8 @@ class Runner:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
     def batch(self, xs: np.ndarray, stage: str, progress: Progress | None) -> list[dict]:
-        out: list[dict | None] = [self.cache.get(x, self.patients, self.seed) for x in xs]
+        fp = self.local.fingerprint
+        out: list[dict | None] = [self.cache.get(x, self.patients, self.seed, fp) for x in xs]
         todo = [i for i, r in enumerate(out) if r is None]
         done = len(xs) - len(todo)
         if progress:

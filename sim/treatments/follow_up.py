@@ -58,15 +58,21 @@ def build_follow_up(spec, ctx):
 
 def build_palliative(spec, ctx):
     _, every = ctx.follow_up
+    supportive_hr = ctx.disease.supportive_care_hazard_ratio
 
     def run(p):
-        if p.detected:
+        if not spec.therapy:
+            reason = "best_supportive_care"
+        elif p.detected:
             reason = "progression"
-        elif p.decision in ("refused", "primary_only"):
+        elif p.decision in ("refused", "primary_only", "metastases_only"):
             reason = p.decision
         else:
             reason = "palliative"
-        p.enter_palliative(reason)
+        p.enter_palliative(reason, "palliative" if spec.therapy else "supportive_care")
+        if not spec.therapy:
+            p.disease.change_death_hazard(p.env.now, supportive_hr)
+            p.update_hazard_state()
         if not p.detected:
             # restaging every few weeks until imaging or symptoms reveal the progression
             last = min(p.t_end, p.disease.t_death, p.disease.t_symptoms)

@@ -5,8 +5,8 @@ Decision rules, in order: refusal of radical treatment; a clinical complete resp
 metastases and number of metastatic organs) -> local treatment (of the metastases only when a
 patient with a low tumour declines TME); otherwise more chemotherapy and a
 second look (when the strategy allows it), resection of the primary alone, or palliative care.
-Detected progression always leads to palliative care. Each decision reads a fixed number of
-uniforms from the patient's ``decisions`` stream.
+Detected progression leads to palliative therapy or, for some patients, best supportive care.
+Each decision reads a fixed number of uniforms from the patient's ``decisions`` stream.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class MdtParams:
     refusal: float
     more_chemotherapy: float
     primary_resection: float
+    supportive_care: float
     tme_declined_low: float
     resectable: float
     partial_response_or: float
@@ -38,6 +39,7 @@ def compile_mdt(params) -> MdtParams:
         more_chemotherapy=m.more_chemotherapy_probability.value,
         primary_resection=m.primary_resection_probability.value,
         tme_declined_low=m.tme_declined_low_tumour_probability.value,
+        supportive_care=m.best_supportive_care_probability.value,
         resectable=r.probability.value,
         partial_response_or=r.partial_response_odds_ratio.value,
         liver_gt5_or=r.liver_metastases_gt5_odds_ratio.value,
@@ -61,7 +63,7 @@ def resectability_probability(mp: MdtParams, attrs: dict, response: str) -> floa
 
 def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
     if p.detected:
-        return "palliative"
+        return "best_supportive_care" if u[0] < mp.supportive_care else "palliative"
     if u[0] < mp.refusal:
         return "refused"
     if p.response == "CR":
