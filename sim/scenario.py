@@ -137,8 +137,11 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins) -> dict:
-    """Read ``path`` and everything it extends; ``path`` is kept as the user wrote it for messages."""
+def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins, use_calibration: bool = True) -> dict:
+    """Read ``path`` and everything it extends; ``path`` is kept as the user wrote it for messages.
+
+    A file's fitted overlay (``calibration:``) goes on top of that file, so a file extending it
+    still overrides whatever it sets."""
     real = path.resolve()
     if real in chain:
         cycle = " -> ".join(p.name for p in (*chain, real))
@@ -147,15 +150,20 @@ def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins) -> dict:
     parent = raw.pop("extends", None)
     if parent is None:
         _record(raw, (), str(path), origins)
-        return _absolutise_paths(raw, real)
-    if not isinstance(parent, str):
-        raise InputError(str(path), "extends", f"expected a file name, got {parent!r}")
-    parent_path = path.parent / parent
-    if not parent_path.is_file():
-        raise InputError(str(path), "extends", f"expected an existing file, got {parent!r}")
-    base = _resolve(parent_path, (*chain, real), origins)
-    _record(raw, (), str(path), origins)
-    return deep_merge(base, _absolutise_paths(raw, real))
+        merged = _absolutise_paths(raw, real)
+    else:
+        if not isinstance(parent, str):
+            raise InputError(str(path), "extends", f"expected a file name, got {parent!r}")
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise InputError(str(path), "extends", f"expected an existing file, got {parent!r}")
+        base = _resolve(parent_path, (*chain, real), origins, use_calibration)
+        _record(raw, (), str(path), origins)
+        merged = deep_merge(base, _absolutise_paths(raw, real))
+    overlay = raw.get("calibration")
+    if use_calibration and isinstance(overlay, str):
+        _apply_overlay(merged, Path(overlay), origins, str(path))
+    return merged
 
 
 _PATH_FIELDS = (
@@ -214,10 +222,7 @@ def load_raw(path: str | Path, use_calibration: bool = True) -> tuple[dict, Orig
     """The merged raw scenario (extends resolved, life table read, fitted overlay applied)."""
     path = Path(path)
     origins: Origins = {}
-    raw = _resolve(path, (), origins)
-    overlay = raw.get("calibration")
-    if use_calibration and isinstance(overlay, str):
-        _apply_overlay(raw, Path(overlay), origins, _origin_of(origins, ("calibration",), path))
+    raw = _resolve(path, (), origins, use_calibration)
     bm = raw.get("parameters", {}).get("disease", {}).get("background_mortality")
     if isinstance(bm, dict) and isinstance(bm.get("csv"), str):
         origin = _origin_of(origins, ("parameters", "disease", "background_mortality", "csv"), path)

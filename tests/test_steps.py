@@ -181,7 +181,7 @@ def test_refusal():
     events, patients = run(**{"parameters.mdt.refusal_probability": 1.0})
     decisions = _rows(events, ev.MDT)["detail"].astype(str)
     # every MDT refuses, except the review of a progression found before it (palliative)
-    assert set(decisions) <= {"refused", "palliative"}
+    assert set(decisions) <= {"refused", "palliative", "best_supportive_care"}
     refused = patients["mdt_decision"] == "refused"
     assert refused.sum() > 200 and (patients.loc[refused, "pathway"] == "refused").all()
     assert not patients["rectal_surgery"].any()
@@ -189,6 +189,7 @@ def test_refusal():
 
 def test_resectability_model():
     mp = MdtParams(refusal=0, more_chemotherapy=0, primary_resection=0, tme_declined_low=0,
+                   supportive_care=0,
                    resectable=0.5,
                    partial_response_or=3.0, liver_gt5_or=0.2, two_organs_or=0.5)
     liver = {"has_liver": True, "has_lung": False, "n_liver_metastases": 2}

@@ -1,4 +1,4 @@
-"""The fit: initial Latin-hypercube samples, Nelder-Mead from the best of them, then incremental
+"""The fit: initial Latin-hypercube samples, an optimizer from the best of them, then incremental
 mixture importance sampling (IMIS, as in the DARTH calibration tutorials) for the set of parameter
 vectors consistent with the targets.
 
@@ -37,8 +37,9 @@ def _evaluate(x) -> dict:
     return _worker(x)
 
 
-def _nelder_mead(z0, max_evaluations: int, cached: dict, log_name: str, directory: str) -> list[dict]:
-    """One Nelder-Mead run in a worker; its evaluations go to its own cache file as they finish."""
+def _optimize(method: str, z0, max_evaluations: int, cached: dict, log_name: str,
+              directory: str) -> list[dict]:
+    """One optimizer run in a worker; its evaluations go to its own cache file as they finish."""
     from pathlib import Path
 
     cal = _worker.cal
@@ -55,8 +56,14 @@ def _nelder_mead(z0, max_evaluations: int, cached: dict, log_name: str, director
         trace.append(rec)
         return deviance_of(rec) if math.isfinite(deviance_of(rec)) else 1e12
 
-    minimize(f, np.asarray(z0, float), method="Nelder-Mead",
-             options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True})
+    if method == "powell":
+        # line searches along each direction in turn: suits targets that depend mostly on a few
+        # parameters each (toxicity types, response, decisions, disease)
+        minimize(f, np.asarray(z0, float), method="Powell",
+                 options={"maxfev": max_evaluations, "xtol": 1e-2, "ftol": 1e-3})
+    else:
+        minimize(f, np.asarray(z0, float), method="Nelder-Mead",
+                 options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True})
     return trace
 
 
@@ -119,27 +126,28 @@ class Runner:
                         progress(stage, done, len(xs))
         return out  # type: ignore[return-value]
 
-    def nelder_mead(self, starts: list[np.ndarray], max_evaluations: int,
-                    progress: Progress | None) -> list[list[dict]]:
+    def optimize(self, method: str, starts: list[np.ndarray], max_evaluations: int,
+                 progress: Progress | None) -> list[list[dict]]:
         snapshot = dict(self.cache.records)
-        names = [f"nelder-mead-{k}.jsonl" for k in range(len(starts))]
+        names = [f"{method}-{k}.jsonl" for k in range(len(starts))]
         directory = str(self.cache.directory)
+        stage = f"best fit ({method}, {len(starts)} starts)"
         if progress:
-            progress("best fit (Nelder-Mead)", 0, len(starts))
+            progress(stage, 0, len(starts))
         if self.pool is None:
             global _worker
             _worker = self.local
-            traces = [_nelder_mead(z, max_evaluations, snapshot, n, directory)
+            traces = [_optimize(method, z, max_evaluations, snapshot, n, directory)
                       for z, n in zip(starts, names, strict=True)]
         else:
-            futures = [self.pool.submit(_nelder_mead, z, max_evaluations, snapshot, n, directory)
+            futures = [self.pool.submit(_optimize, method, z, max_evaluations, snapshot, n, directory)
                        for z, n in zip(starts, names, strict=True)]
             traces = [f.result() for f in futures]
         for trace in traces:
             for rec in trace:
                 self.cache.records[rec["key"]] = rec
         if progress:
-            progress("best fit (Nelder-Mead)", len(starts), len(starts))
+            progress(stage, len(starts), len(starts))
         return traces
 
 
@@ -194,7 +202,7 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     t0 = time.perf_counter()
     dev0 = np.array([deviance_of(r) for r in initial])
     starts = [z0[i] for i in np.argsort(dev0)[: spec.optimizer.starts]]
-    traces = runner.nelder_mead(starts, spec.optimizer.max_evaluations, progress)
+    traces = runner.optimize(spec.optimizer.method, starts, spec.optimizer.max_evaluations, progress)
     timings["optimizer_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

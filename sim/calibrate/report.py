@@ -143,11 +143,11 @@ def targets_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
-def convergence_figure(traces: list[list[float]], imis: list[dict]) -> go.Figure:
+def convergence_figure(traces: list[list[float]], method: str) -> go.Figure:
     fig = go.Figure()
     for k, trace in enumerate(traces):
         best = np.minimum.accumulate(np.where(np.isfinite(trace), trace, np.nan))
-        fig.add_trace(go.Scatter(y=best, mode="lines", name=f"Nelder-Mead start {k + 1}",
+        fig.add_trace(go.Scatter(y=best, mode="lines", name=f"{method} start {k + 1}",
                                  line={"color": PALETTE[k % len(PALETTE)]}))
     fig.update_layout(title="Convergence: best total deviance so far", xaxis_title="evaluation",
                       yaxis_title="total deviance of fitted targets", yaxis_type="log")

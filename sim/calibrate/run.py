@@ -76,7 +76,8 @@ def run_calibration(
         "targets": _relative(cal.targets_path), "targets_sha256": targets_hash,
         "seed": seed, "patients_per_evaluation": patients, "date": date,
         "deviance": float(result.best["deviance"]), "evaluations": len(cache.records),
-        "method": "Latin hypercube -> Nelder-Mead -> IMIS", "crcsim_version": sim.__version__,
+        "method": f"Latin hypercube -> {cal.spec.method.optimizer.method} -> IMIS",
+        "crcsim_version": sim.__version__,
         "git_commit": git_commit(),
     }
     params = parameter_summary(cal, result.posterior_x, best_x)
@@ -91,7 +92,8 @@ def run_calibration(
                          "all_inside": all(r["inside"] for r in rows),
                          "fitted_inside": all(r["inside"] for r in rows if r["fit"])},
         "targets": rows, "parameters": params,
-        "convergence": {"nelder_mead": result.optimizer_traces, "imis": result.imis},
+        "convergence": {"optimizer": cal.spec.method.optimizer.method,
+                        "optimizer_traces": result.optimizer_traces, "imis": result.imis},
         "uncertainty": {"method": "IMIS", "ess": result.ess, "samples": int(len(result.samples_z)),
                         "resampled_sets": int(len(result.posterior_x)),
                         "distinct_sets": int(len(np.unique(result.posterior_x, axis=0)))},
@@ -114,7 +116,8 @@ def run_calibration(
     km = [t for t in targets.targets if isinstance(t, KmTarget)]
     write_html(out_dir / "report.html", report, [
         targets_figure(rows), survival_figure(verified, km),
-        convergence_figure(result.optimizer_traces, result.imis), identifiability_figure(params),
+        convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method),
+        identifiability_figure(params),
     ])
     report["out_dir"] = str(out_dir)
     report["fitted_file"] = str(fitted)

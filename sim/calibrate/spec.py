@@ -46,7 +46,7 @@ class RunSettings(_Frozen):
 
 
 class Optimizer(_Frozen):
-    method: Literal["nelder-mead"] = "nelder-mead"
+    method: Literal["nelder-mead", "powell"] = "nelder-mead"
     starts: int = Field(2, ge=1, description="from the best initial samples")
     max_evaluations: int = Field(300, ge=10)
 
