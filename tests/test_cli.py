@@ -164,3 +164,24 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "crcsim"
     r = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "crcsim" in r.stdout
+
+
+def test_validate_targets_command(tmp_path):
+    out = tmp_path / "run"
+    assert crcsim("run", str(REFERENCE), "--patients", "300", "--quiet", "--out", str(out)).returncode == 0
+    r = crcsim("validate-targets", str(out), str(ROOT / "calibration" / "li2021_targets.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert "os_36" in r.stdout and "inside their 95% CI" in r.stdout
+
+
+def test_bad_calibration_spec_one_line(tmp_path):
+    spec = yaml.safe_load((ROOT / "calibration" / "li2021.yaml").read_text())
+    spec["scenario"] = str(REFERENCE)
+    spec["targets"] = str(ROOT / "calibration" / "li2021_targets.yaml")
+    spec["parameters"][0]["path"] = "parameters.disease.nowhere"
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    r = crcsim("calibrate", str(path), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "parameters[0].path" in r.stderr and "unknown parameter path" in r.stderr
+    assert not (tmp_path / "out").exists()

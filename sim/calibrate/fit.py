@@ -173,17 +173,29 @@ def _ess(log_w: np.ndarray) -> tuple[np.ndarray, float]:
     return w, (1.0 / np.sum(w * w)) if w.sum() > 0 else 0.0
 
 
-def _component(z: np.ndarray, w: np.ndarray, centre: np.ndarray, size: int, prior_cov: np.ndarray):
-    """A Gaussian at ``centre``, covariance from its ``size`` nearest points (IMIS)."""
-    inv = np.linalg.pinv(prior_cov)
-    d = np.einsum("ij,jk,ik->i", z - centre, inv, z - centre)
-    near = np.argsort(d)[:size]
-    weights = (w[near] + 1.0 / len(z)) / 2.0
-    weights /= weights.sum()
-    diff = z[near] - centre
-    cov = (weights[:, None] * diff).T @ diff
-    cov += 1e-6 * np.eye(len(centre))
-    return centre, cov
+def _near_optimum_covariance(z: np.ndarray, dev: np.ndarray) -> np.ndarray:
+    """Spread of the points whose deviance is within 2 x dimension of the best one."""
+    dim = z.shape[1]
+    ok = np.isfinite(dev)
+    near = ok & (dev <= np.min(dev[ok]) + 2 * dim)
+    if near.sum() < dim + 5:
+        near = np.zeros_like(ok)
+        near[np.argsort(np.where(ok, dev, np.inf))[: dim + 5]] = True
+    cov = np.cov(z[near].T) if near.sum() > 1 else np.eye(dim)
+    return _regularise(np.atleast_2d(cov))
+
+
+def _weighted_covariance(z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    mean = w @ z
+    diff = z - mean
+    return _regularise((w[:, None] * diff).T @ diff)
+
+
+def _regularise(cov: np.ndarray) -> np.ndarray:
+    """Symmetric, and every direction at least a little wide (0.05 on the logit scale)."""
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    vals = np.clip(vals, 0.05**2, 3.3)
+    return vecs @ np.diag(vals) @ vecs.T
 
 
 def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> FitResult:
@@ -209,32 +221,29 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     z = np.vstack([z0] + [cal.to_z(np.array([r["x"] for r in tr])) for tr in traces])
     records = list(initial) + [r for tr in traces for r in tr]
     dev = np.array([deviance_of(r) for r in records])
-    # IMIS starts from the prior samples; optimizer points join as mixture components' centres
-    prior_cov = np.cov(z0.T) if dim > 1 else np.atleast_2d(np.var(z0))
+    # IMIS: importance sampling from a mixture of the prior (the initial samples) and Gaussian
+    # components, each added at the heaviest point so far. The first is centred on the optimum
+    # with the spread of the points that fit almost as well; each later one takes the importance-
+    # weighted covariance of the samples so far, so the proposal shrinks onto the posterior.
     components: list[tuple[np.ndarray, np.ndarray]] = []
     n_prior, per = spec.initial_samples, spec.uncertainty.samples_per_iteration
     sample_z, sample_dev = z0.copy(), dev0.copy()
     imis_log = []
-    centres_used: list[np.ndarray] = []
     for it in range(spec.uncertainty.iterations):
         log_w = _log_weights(sample_z, sample_dev, cal, components, n_prior, per)
         w, ess = _ess(log_w)
-        # the first centre is the best point seen anywhere (the optimum); later ones the heaviest
         if it == 0:
-            centre = z[int(np.argmin(dev))]
+            centre, cov = z[int(np.argmin(dev))], _near_optimum_covariance(z, dev)
         else:
-            order = np.argsort(-w)
-            centre = next(sample_z[i] for i in order
-                          if not any(np.allclose(sample_z[i], c) for c in centres_used))
-        centres_used.append(centre)
-        components.append(_component(np.vstack([sample_z, z]), np.concatenate(
-            [w, np.zeros(len(z))]), centre, per, prior_cov))
-        mean, cov = components[-1]
-        new_z = rng.multivariate_normal(mean, cov, size=per, method="cholesky")
+            centre, cov = sample_z[int(np.argmax(w))], _weighted_covariance(sample_z, w)
+        components.append((centre, cov))
+        new_z = rng.multivariate_normal(centre, cov, size=per, method="cholesky")
         new = runner.batch(cal.to_x(new_z), f"uncertainty (IMIS {it + 1}/{spec.uncertainty.iterations})",
                            progress)
         sample_z = np.vstack([sample_z, new_z])
         sample_dev = np.concatenate([sample_dev, [deviance_of(r) for r in new]])
+        z = np.vstack([z, new_z])
+        dev = np.concatenate([dev, [deviance_of(r) for r in new]])
         records += new
         imis_log.append({"iteration": it + 1, "ess_before": ess, "samples": len(sample_z),
                          "best_deviance": float(np.nanmin(sample_dev))})
