@@ -127,11 +127,11 @@ class Runner:
         return out  # type: ignore[return-value]
 
     def optimize(self, method: str, starts: list[np.ndarray], max_evaluations: int,
-                 progress: Progress | None) -> list[list[dict]]:
+                 progress: Progress | None, tag: str = "fit") -> list[list[dict]]:
         snapshot = dict(self.cache.records)
-        names = [f"{method}-{k}.jsonl" for k in range(len(starts))]
+        names = [f"{method}-{tag}-{k}.jsonl" for k in range(len(starts))]
         directory = str(self.cache.directory)
-        stage = f"best fit ({method}, {len(starts)} starts)"
+        stage = f"best fit ({method}, {len(starts)} starts)" if tag == "fit" else f"{tag} ({method})"
         if progress:
             progress(stage, 0, len(starts))
         if self.pool is None:
@@ -252,6 +252,18 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     imis_log.append({"iteration": "final", "ess": ess, "samples": len(sample_z)})
     pick = rng.choice(len(sample_z), size=spec.uncertainty.resample, replace=True, p=w)
     timings["uncertainty_s"] = time.perf_counter() - t0
+
+    if spec.optimizer.polish_evaluations:
+        # the uncertainty step often finds better points than the first optimizer run did:
+        # polish the best of them
+        t0 = time.perf_counter()
+        order = np.argsort(np.where(np.isfinite(dev), dev, np.inf))
+        polish_starts = [z[i] for i in order[: spec.optimizer.starts]]
+        polished = runner.optimize(spec.optimizer.polish_method, polish_starts,
+                                   spec.optimizer.polish_evaluations, progress, tag="polish")
+        traces += polished
+        records += [r for tr in polished for r in tr]
+        timings["polish_s"] = time.perf_counter() - t0
 
     all_dev = np.array([deviance_of(r) for r in records])
     best = records[int(np.argmin(all_dev))]

@@ -49,6 +49,13 @@ class Optimizer(_Frozen):
     method: Literal["nelder-mead", "powell"] = "nelder-mead"
     starts: int = Field(2, ge=1, description="from the best initial samples")
     max_evaluations: int = Field(300, ge=10)
+    polish_evaluations: int = Field(
+        0, ge=0, description="a last optimizer run from the best points found by the uncertainty "
+        "step (0: none)",
+    )
+    polish_method: Literal["nelder-mead", "powell"] = Field(
+        "powell", description="Powell's line searches fix parameters that act on one target each"
+    )
 
 
 class Uncertainty(_Frozen):
