@@ -73,10 +73,12 @@ def test_more_theatre_capacity_never_lengthens_waits():
 
 
 def test_lower_progression_hazard_raises_pfs():
-    base = analyse(run_scenario(_load(run__patients=1500, run__seed=21)))[1]
+    reference = _load(run__patients=1500, run__seed=21)
+    base = analyse(run_scenario(reference))[1]
+    scale = reference.parameters.disease.progression.weibull_scale_months.value
     better = analyse(run_scenario(_load(
         run__patients=1500, run__seed=21,
-        parameters__disease__progression__weibull_scale_months=24)))[1]
+        parameters__disease__progression__weibull_scale_months=scale * 1.5)))[1]
     for t in ("12", "24"):
         assert better["pfs"][t] > base["pfs"][t]
         assert better["os"][t] >= base["os"][t]
