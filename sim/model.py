@@ -8,6 +8,7 @@ only validated, compiled inputs: no YAML, no pandas, no files.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,5 +119,14 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
             env.process(patient_process(p, program))
 
     env.process(admit())
-    env.run()
+    # the run allocates many short-lived tuples and generators and few reference cycles: the
+    # cyclic garbage collector's passes cost more than they free while it runs (the centre's
+    # cycles are collected once it is done)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        env.run()
+    finally:
+        if collecting:
+            gc.enable()
     return rows
