@@ -175,7 +175,7 @@ def patient_table(
         completed &= cycles_by_phase[ph] >= minimum
     out["completed"] = completed
 
-    metastasis = out["metastatic_site"].notna().to_numpy() & out["metastasis_treatment"].to_numpy()
+    metastasis = out["metastasis_treatment"].to_numpy()
     pathway = np.select(
         [
             completed,

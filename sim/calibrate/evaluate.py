@@ -75,10 +75,14 @@ class Evaluator:
 class Cache:
     """Finished evaluations, appended to JSON-lines files as they finish."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, records: dict[str, dict] | None = None) -> None:
+        """Load the cache in ``directory``, or (in a worker) start from ``records`` already read."""
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.records: dict[str, dict] = {}
+        if records is not None:
+            self.records = dict(records)
+            return
         for file in sorted(directory.glob("*.jsonl")):
             for line in file.read_text(encoding="utf-8").splitlines():
                 try:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
@@ -40,11 +41,8 @@ def _evaluate(x) -> dict:
 def _optimize(method: str, z0, max_evaluations: int, cached: dict, log_name: str,
               directory: str) -> list[dict]:
     """One optimizer run in a worker; its evaluations go to its own cache file as they finish."""
-    from pathlib import Path
-
     cal = _worker.cal
-    cache = Cache.__new__(Cache)
-    cache.directory, cache.records = Path(directory), dict(cached)
+    cache = Cache(Path(directory), cached)
     trace: list[dict] = []
 
     def f(z):

@@ -23,7 +23,7 @@ from lifelines import KaplanMeierFitter
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -114,7 +114,7 @@ def _clean(obj):
 
 
 def write_json(path: Path, data: dict) -> None:
-    _atomic_write(path, json.dumps(_clean(data), indent=2) + "\n")
+    atomic_write(path, json.dumps(_clean(data), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------- figures
@@ -235,4 +235,4 @@ the importance sample: {report['uncertainty']['ess']:.0f}.</p>
 {''.join(parts)}
 </body></html>
 """
-    _atomic_write(path, html)
+    atomic_write(path, html)

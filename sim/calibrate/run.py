@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 import sim
-from sim.calibrate.evaluate import Cache, Evaluator
+from sim.calibrate.evaluate import Cache
 from sim.calibrate.fit import Progress, Runner, fit
 from sim.calibrate.report import (
+    atomic_write,
     convergence_figure,
     fitted_overlay,
     identifiability_figure,
@@ -102,9 +103,7 @@ def run_calibration(
 
     fitted = cal.fitted_path
     fitted.parent.mkdir(parents=True, exist_ok=True)
-    from sim.calibrate.report import _atomic_write
-
-    _atomic_write(fitted, fitted_overlay(cal.names, best_x, result.posterior_x, provenance))
+    atomic_write(fitted, fitted_overlay(cal.names, best_x, result.posterior_x, provenance))
     posterior = posterior_frame(cal.names, result.posterior_x)
     out_dir.mkdir(parents=True, exist_ok=True)
     for target in (out_dir / "posterior.parquet", fitted.with_name(f"{fitted.stem}_posterior.parquet")):
@@ -138,4 +137,3 @@ def validate_targets(result_dir: Path, targets_path: Path) -> list[dict]:
     return target_rows(targets, statistics_from_patients(patients))
 
 
-__all__ = ["run_calibration", "validate_targets", "Evaluator"]
