@@ -169,7 +169,8 @@ def test_transforms_round_trip():
 
 
 TINY = {"initial_samples": 10, "optimizer": {"starts": 1, "max_evaluations": 12},
-        "uncertainty": {"iterations": 1, "samples_per_iteration": 10, "resample": 20}}
+        "uncertainty": {"iterations": 1, "samples_per_iteration": 10, "resample": 20,
+                        "posterior": "abc-mcmc", "chains": 3, "steps": 4}}
 
 
 def test_tiny_calibration_writes_outputs_and_resumes(tmp_path, monkeypatch):
@@ -210,6 +211,15 @@ def test_tiny_calibration_writes_outputs_and_resumes(tmp_path, monkeypatch):
     assert len(posterior) == 20 and "parameters.resectability.probability" in posterior
     data = json.loads((out / "report.json").read_text())
     assert {r["target"] for r in data["targets"]} >= {"os_12", "pathway.completed", "ypcr"}
+    # the posterior sets all lie within the likelihood-ratio tolerance of the best fit
+    assert data["uncertainty"]["method"].startswith("ABC-MCMC")
+    tolerance = data["convergence"]["posterior"][0]["tolerance"]
+    records = [json.loads(line) for f in (out / "evaluations").glob("*.jsonl")
+               for line in f.read_text().splitlines()]
+    deviance = {tuple(round(v, 12) for v in r["x"]): r["deviance"] for r in records}
+    for row in posterior.drop(columns="draw").itertuples(index=False):
+        key = tuple(round(v, 12) for v in row)
+        assert key in deviance and deviance[key] <= tolerance + 1e-9
     assert (out / "report.html").read_text().count("<script") >= 1
 
 

@@ -34,7 +34,8 @@ def model_fingerprint(raw: dict, targets_sha256: str) -> str:
     package = Path(__file__).resolve().parent.parent
     for file in sorted(package.rglob("*.py")):
         # the model's code only: the calibration machinery, CLI and writers do not change results
-        if "calibrate" in file.parts or file.name in ("cli.py", "results_io.py"):
+        if "calibrate" in file.parts or file.name in ("cli.py", "results_io.py", "comparison.py",
+                                                     "compare_io.py"):
             continue
         digest.update(file.read_bytes())
     return digest.hexdigest()[:16]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.stats import multivariate_normal, qmc
+from scipy.stats import chi2, multivariate_normal, qmc
 
 from sim.calibrate.evaluate import Cache, Evaluator, deviance_of
 
@@ -76,6 +76,8 @@ class FitResult:
     weights: np.ndarray
     posterior_x: np.ndarray
     ess: float
+    posterior_method: str = "IMIS"
+    local: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
 
@@ -196,6 +198,79 @@ def _regularise(cov: np.ndarray) -> np.ndarray:
     return vecs @ np.diag(vals) @ vecs.T
 
 
+def abc_mcmc(cal, runner: Runner, z_known: np.ndarray, dev_known: np.ndarray, tolerance: float,
+             chains: int, steps: int, rng: np.random.Generator, progress: Progress | None = None
+             ) -> tuple[np.ndarray, dict, list[dict]]:
+    """ABC Markov chain Monte Carlo (Marjoram et al. 2003) with a fixed tolerance.
+
+    The target is the prior restricted to the sets whose deviance is within ``tolerance``. Each
+    chain proposes a Gaussian step (scaled 2.38 / sqrt(dim) on the covariance of the region, as
+    adaptive Metropolis does) and moves if the proposal is inside the tolerance and passes the
+    prior ratio. Importance sampling was tried first: in 18 dimensions its weights collapse onto
+    a handful of sets whatever the proposal; a chain has no weights to collapse. The chains start
+    from distinct sets already evaluated inside the tolerance and run side by side, one batch of
+    proposals per step, so they use every worker. The covariance is re-estimated from the chains
+    halfway; the second half of every chain is the sample.
+    Returns the kept states (z), diagnostics (acceptance, R-hat, effective size) and the records.
+    """
+    dim = z_known.shape[1]
+    inside = np.flatnonzero(np.isfinite(dev_known) & (dev_known <= tolerance))
+    if len(inside) < 2:
+        inside = np.argsort(np.where(np.isfinite(dev_known), dev_known, np.inf))[: max(2, chains)]
+    region = z_known[inside]
+    start = inside[rng.choice(len(inside), size=chains, replace=len(inside) < chains)]
+    state, state_lp = z_known[start].copy(), cal.log_prior_z(z_known[start])
+    scale = 2.38**2 / dim
+    cov = _regularise(scale * np.atleast_2d(np.cov(region.T)))
+    trace = np.empty((steps, chains, dim))
+    accepted, records = 0, []
+    for k in range(steps):
+        if k == steps // 2 and k > 0:
+            cov = _regularise(scale * np.atleast_2d(np.cov(trace[:k].reshape(-1, dim).T)))
+        proposal = state + rng.multivariate_normal(np.zeros(dim), cov, size=chains, method="cholesky")
+        new = runner.batch(cal.to_x(proposal), f"posterior (ABC-MCMC step {k + 1}/{steps})", progress)
+        records += new
+        dev = np.array([deviance_of(r) for r in new])
+        lp = cal.log_prior_z(proposal)
+        move = (np.isfinite(dev) & (dev <= tolerance)
+                & (np.log(rng.random(chains)) < lp - state_lp))
+        state[move], state_lp[move] = proposal[move], lp[move]
+        accepted += int(move.sum())
+        trace[k] = state
+    kept = trace[steps // 2:]
+    diagnostics = {"chains": chains, "steps": steps, "acceptance": accepted / (chains * steps),
+                   **_chain_diagnostics(kept)}
+    log = [{"method": "ABC-MCMC", "tolerance": tolerance, **diagnostics}]
+    return kept.reshape(-1, dim), diagnostics, log + [{"records": len(records)}], records
+
+
+def _chain_diagnostics(kept: np.ndarray) -> dict:
+    """Worst-parameter split R-hat (Gelman-Rubin) and effective sample size of the kept states."""
+    n, m, dim = kept.shape
+    if n < 4 or m < 2:
+        return {"rhat_max": None, "ess_min": float(n * m)}
+    half = n // 2
+    split = np.concatenate([kept[:half], kept[half:2 * half]], axis=1)  # (half, 2m, dim)
+    means, variances = split.mean(axis=0), split.var(axis=0, ddof=1)
+    b = half * means.var(axis=0, ddof=1)
+    w = variances.mean(axis=0)
+    var_plus = (half - 1) / half * w + b / half
+    rhat = np.sqrt(np.where(w > 0, var_plus / np.where(w > 0, w, 1), 1.0))
+    ess = []
+    for d in range(dim):
+        x = kept[:, :, d] - kept[:, :, d].mean(axis=0)
+        denom = np.sum(x * x)
+        rho_sum = 0.0
+        for lag in range(1, n):
+            rho = float(np.sum(x[lag:] * x[:-lag]) / denom) if denom > 0 else 0.0
+            if rho <= 0:
+                break
+            rho_sum += rho
+        ess.append(n * m / (1 + 2 * rho_sum))
+    return {"rhat_max": float(np.max(rhat)), "ess_min": float(np.min(ess)),
+            "ess_median": float(np.median(ess))}
+
+
 def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> FitResult:
     spec = cal.spec.method
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(77,)))
@@ -261,7 +336,28 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
                                    spec.optimizer.polish_evaluations, progress, tag="polish")
         traces += polished
         records += [r for tr in polished for r in tr]
+        z = np.vstack([z] + [cal.to_z(np.array([r["x"] for r in tr])) for tr in polished])
+        dev = np.concatenate([dev, [deviance_of(r) for tr in polished for r in tr]])
         timings["polish_s"] = time.perf_counter() - t0
+
+    posterior_method, local_log = "IMIS", []
+    if spec.uncertainty.posterior == "abc-mcmc":
+        # IMIS explores; the posterior itself is sampled around the polished best fit, where the
+        # exploration's proposals were never centred
+        t0 = time.perf_counter()
+        local_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(79,)))
+        ok = np.isfinite(dev)
+        tolerance = float(np.min(dev[ok]) + chi2.ppf(0.95, dim))  # likelihood-ratio 95% region
+        sample_z, diagnostics, local_log, local_records = abc_mcmc(
+            cal, runner, z, dev, tolerance, spec.uncertainty.chains, spec.uncertainty.steps,
+            local_rng, progress)
+        records += local_records
+        w = np.full(len(sample_z), 1.0 / len(sample_z))
+        ess = diagnostics["ess_min"]
+        posterior_method = ("ABC-MCMC: sets within the likelihood-ratio 95% region of the best fit "
+                            f"(deviance <= {tolerance:.1f})")
+        pick = local_rng.choice(len(sample_z), size=spec.uncertainty.resample, replace=True)
+        timings["posterior_s"] = time.perf_counter() - t0
 
     all_dev = np.array([deviance_of(r) for r in records])
     best = records[int(np.argmin(all_dev))]
@@ -269,5 +365,5 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     return FitResult(
         names=cal.names, evaluations=records, best=best, optimizer_traces=optimizer_traces,
         imis=imis_log, samples_z=sample_z, weights=w, posterior_x=cal.to_x(sample_z[pick]),
-        ess=ess, timings=timings,
+        ess=ess, timings=timings, posterior_method=posterior_method, local=local_log,
     )

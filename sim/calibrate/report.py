@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 import yaml
 from lifelines import KaplanMeierFitter
 
+from sim.results_io import json_safe
+
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 
@@ -101,20 +103,8 @@ def parameter_summary(cal, posterior_x, best_x) -> list[dict]:
     return rows
 
 
-def _clean(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.floating | np.integer):
-        return _clean(obj.item())
-    return obj
-
-
 def write_json(path: Path, data: dict) -> None:
-    atomic_write(path, json.dumps(_clean(data), indent=2) + "\n")
+    atomic_write(path, json.dumps(json_safe(data), indent=2) + "\n")
 
 
 # ---------------------------------------------------------------------------------- figures

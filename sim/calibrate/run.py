@@ -38,6 +38,15 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def _method_text(method) -> str:
+    steps = ["Latin hypercube", method.optimizer.method, "IMIS"]
+    if method.optimizer.polish_evaluations:
+        steps.append(f"{method.optimizer.polish_method} polish")
+    if method.uncertainty.posterior == "abc-mcmc":
+        steps.append("ABC-MCMC posterior")
+    return " -> ".join(steps)
+
+
 def run_calibration(
     path: str | Path,
     out_dir: Path | None = None,
@@ -77,7 +86,7 @@ def run_calibration(
         "targets": _relative(cal.targets_path), "targets_sha256": targets_hash,
         "seed": seed, "patients_per_evaluation": patients, "date": date,
         "deviance": float(result.best["deviance"]), "evaluations": len(cache.records),
-        "method": f"Latin hypercube -> {cal.spec.method.optimizer.method} -> IMIS",
+        "method": _method_text(cal.spec.method),
         "crcsim_version": sim.__version__,
         "git_commit": git_commit(),
     }
@@ -94,8 +103,10 @@ def run_calibration(
                          "fitted_inside": all(r["inside"] for r in rows if r["fit"])},
         "targets": rows, "parameters": params,
         "convergence": {"optimizer": cal.spec.method.optimizer.method,
-                        "optimizer_traces": result.optimizer_traces, "imis": result.imis},
-        "uncertainty": {"method": "IMIS", "ess": result.ess, "samples": int(len(result.samples_z)),
+                        "optimizer_traces": result.optimizer_traces, "imis": result.imis,
+                        "posterior": result.local},
+        "uncertainty": {"method": result.posterior_method, "ess": result.ess,
+                        "samples": int(len(result.samples_z)),
                         "resampled_sets": int(len(result.posterior_x)),
                         "distinct_sets": int(len(np.unique(result.posterior_x, axis=0)))},
         "evaluations": len(cache.records), "timings_s": result.timings, "wall_time_s": wall,

@@ -63,6 +63,13 @@ class Uncertainty(_Frozen):
     iterations: int = Field(4, ge=1)
     samples_per_iteration: int = Field(300, ge=10)
     resample: int = Field(500, ge=10, description="parameter sets kept for probabilistic analysis")
+    posterior: Literal["imis", "abc-mcmc"] = Field(
+        "imis", description="imis: the IMIS sample is the posterior; abc-mcmc: chains around the "
+        "polished best fit sample the sets whose deviance is within the likelihood-ratio 95% "
+        "region (best + chi-square 95% quantile on the free parameters)",
+    )
+    chains: int = Field(20, ge=2, description="abc-mcmc: chains run side by side")
+    steps: int = Field(40, ge=4, description="abc-mcmc: steps per chain; the second half is kept")
 
 
 class Method(_Frozen):
