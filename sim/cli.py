@@ -84,6 +84,46 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
 
 
 @app.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--patients", type=int, help="Patients per arm (overrides the files).")
+@click.option("--seed", type=int, help="Seed of the first replication [default: the first file's].")
+@click.option("--replications", type=int, default=5, show_default=True,
+              help="Runs of every arm on fresh seeds: their spread is the Monte Carlo error.")
+@click.option("--parameter-uncertainty", is_flag=True,
+              help="Each replication also draws a calibration posterior set and the strategy "
+                   "effects from their ranges (the same draw for every arm).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Results directory [default: results/compare-<arm>-...].")
+@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option("--allow-different-populations", is_flag=True,
+              help="Compare arms whose populations differ (the difference is then not paired).")
+@click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None, replications: int,
+            parameter_uncertainty: bool, out_dir: Path | None, workers: int,
+            allow_different_populations: bool, force: bool, quiet: bool) -> None:
+    """Compare strategies (SCENARIOS, the first is the reference) on the same virtual patients."""
+    from sim.compare_io import execute, prepare
+
+    _positive("--patients", patients)
+    _non_negative("--seed", seed)
+    _positive("--replications", replications)
+    _positive("--workers", workers)
+    if len(scenarios) < 2:
+        raise InputError("SCENARIOS", None, f"expected at least two scenario files, got {len(scenarios)}")
+    plan = prepare(list(scenarios), patients, seed, out_dir, allow_different_populations, force)
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("arm runs"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+    ) as bar:
+        task = bar.add_task("comparing", total=replications * len(scenarios))
+        result, target = execute(plan, replications, parameter_uncertainty, workers,
+                                 lambda: bar.advance(task, 1))
+    if not quiet:
+        _print_comparison(result, target)
+
+
+@app.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO (and what it extends) without running it."""
@@ -199,6 +239,60 @@ def _print_summary(s: dict, target: Path, wall: float) -> None:
         )
     out.print(table)
     out.print(f"results in {target}/ ({wall:.1f} s)")
+
+
+_COMPARED = (
+    ("completion_rate", "completed the schedule", "pct"),
+    ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
+    ("surgical_complication_rate", "surgical complications", "pct"),
+    ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
+    ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),
+    ("rmst_os_36", "RMST OS to 36 months", "months"), ("rmst_os_60", "RMST OS to 60 months", "months"),
+    ("rmst_pfs_36", "RMST PFS to 36 months", "months"),
+)
+
+
+def _fmt(x, kind: str, signed: bool = False) -> str:
+    if x is None or x != x:
+        return "-"
+    if kind == "pct":
+        return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}%"
+    if kind == "hr":
+        return f"{x:.2f}"
+    return f"{x:+.1f}" if signed else f"{x:.1f}"
+
+
+def _print_comparison(result: dict, target: Path) -> None:
+    arms = list(result["arms"])
+    reps = result["replications"]
+    table = Table(title=f"{len(arms)} arms, {result['patients_per_arm']:,} patients each, {reps} "
+                        f"replication{'s' if reps > 1 else ''}, common random numbers")
+    table.add_column("outcome")
+    for name in arms:
+        table.add_column(name, justify="right")
+    pairs = [p for p in result["pairs"].values() if p["reference"] == arms[0]]
+    for p in pairs:
+        table.add_column(f"{p['arm']} - {arms[0]} (95% CI)", justify="right")
+    for key, label, kind in _COMPARED:
+        row = [label] + [_fmt(result["arms"][a][key]["mean"], kind) for a in arms]
+        for p in pairs:
+            d = p["differences"][key]
+            ci = d.get("ci95")
+            unit = " pts" if kind == "pct" else " mo"
+            row.append(_fmt(d["mean"], kind, True) + unit
+                       + (f" ({_fmt(ci[0], kind, True)} to {_fmt(ci[1], kind, True)})" if ci else ""))
+        table.add_row(*row)
+    for endpoint in ("os", "pfs"):
+        row = [f"hazard ratio {endpoint.upper()}"] + ["" for _ in arms]
+        for p in pairs:
+            hr = p["differences"][f"hazard_ratio_{endpoint}"]
+            ci = hr.get("ci95")
+            row.append(_fmt(hr["mean"], "hr") + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
+        table.add_row(*row)
+    out.print(table)
+    out.print("intervals: Monte Carlo error of the mean over replications"
+              + (" and parameter uncertainty" if result["parameter_uncertainty"] else ""))
+    out.print(f"results in {target}/ (comparison.json, one run directory per arm)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -154,14 +154,16 @@ class DiseaseClock:
         return "cancer" if self.t_cancer_death <= self.t_background_death else "other"
 
 
-def compile_disease(disease) -> DiseaseParams:
-    """Model-unit parameters from the validated ``parameters.disease`` section."""
+def compile_disease(disease, strategy_hr: float = 1.0) -> DiseaseParams:
+    """Model-unit parameters from the validated ``parameters.disease`` section; ``strategy_hr``
+    is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression
     table = disease.background_mortality.table
     return DiseaseParams(
         progression_shape=prog.weibull_shape.value,
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
-        state_hazard_ratio={k: v.value for k, v in prog.hazard_ratio_by_state.items()},
+        state_hazard_ratio={k: v.value * (strategy_hr if k != "palliative" else 1.0)
+                            for k, v in prog.hazard_ratio_by_state.items()},
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,

@@ -53,7 +53,7 @@ def compile_params(scenario) -> CompiledParams:
         mdt_params=compile_mdt(p),
         local=compile_local(p),
         follow_up=compile_follow_up(p),
-        disease=compile_disease(p.disease),
+        disease=compile_disease(p.disease, p.effects.progression_hazard_ratio.value),
     )
 
 

@@ -101,9 +101,15 @@ class _Log:
 
 
 def patient_table(
-    events: pd.DataFrame, population: pd.DataFrame, completion, rectal_complications: tuple[str, ...]
+    events: pd.DataFrame, population: pd.DataFrame, completion, rectal_complications: tuple[str, ...],
+    pelvic_courses: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """One row per patient: attributes plus everything derived from their events."""
+    """One row per patient: attributes plus everything derived from their events.
+
+    ``pelvic_courses``: the radiotherapy courses that count as the strategy's radiotherapy (a
+    strategy may give a course other than the one the patient was assigned, TNT's SCRT, say);
+    None means the patient's assigned course.
+    """
     out = population.copy()
     log = _Log(events, population["patient_id"].to_numpy())
     event = lambda *names: log.match("event", *names)  # noqa: E731
@@ -134,7 +140,8 @@ def patient_table(
     out["progression_detected_months"] = (progression - arrival) / DAYS_PER_MONTH
 
     tox = event(ev.TOXICITY)
-    neo = log.match("phase", "neoadjuvant")
+    # preoperative: neoadjuvant (Li 2021's reported toxicity) and TNT's consolidation chemotherapy
+    neo = log.match("phase", "neoadjuvant", "consolidation")
     for t in TOXICITY_TYPES:
         out[f"grade34_{t}"] = log.any(tox & neo & detail(t))
     out["grade34_toxicity"] = log.any(tox & neo)
@@ -163,9 +170,12 @@ def patient_table(
     refused = log.any(mdt & detail("refused"))
 
     course = out["radiotherapy_course"].to_numpy()
-    rt_done = np.zeros(log.n, dtype=bool)
-    for name in np.unique(course):
-        rt_done |= log.any(event(ev.RT_COMPLETED) & detail(str(name))) & (course == name)
+    if pelvic_courses is None:
+        rt_done = np.zeros(log.n, dtype=bool)
+        for name in np.unique(course):
+            rt_done |= log.any(event(ev.RT_COMPLETED) & detail(str(name))) & (course == name)
+    else:
+        rt_done = log.any(event(ev.RT_COMPLETED) & detail(*pelvic_courses))
     completed = np.ones(log.n, dtype=bool)
     if completion.radiotherapy:
         completed &= rt_done

@@ -94,6 +94,9 @@ class Chemotherapy(Frozen):
 class RadiotherapyCourse(Frozen):
     fractions: int = Field(ge=1)
     dose_gy: float = Field(gt=0)
+    target: Literal["pelvis", "metastasis"] = Field(
+        "pelvis", description="a pelvic course counts as the strategy's radiotherapy and times TME"
+    )
     source: str | None = None
 
 
@@ -250,6 +253,34 @@ class Assignment(Frozen):
     radiotherapy_course: Mix
 
 
+_NO_EFFECT = "no effect: the calibrated reference strategy (default)"
+
+
+class Effects(Frozen):
+    """A strategy's effects relative to the calibrated reference, where the model's mechanisms
+    (more cycles, another course, other timing) do not already produce them.
+
+    All default to 1 (no effect), so the reference needs none; a strategy file sets each one with
+    its source and, because trial populations differ from this one, as an assumption with a range.
+    """
+
+    progression_hazard_ratio: HazardRatio = Field(
+        HazardRatio(value=1.0, source=_NO_EFFECT),
+        description="multiplies the progression hazard in the curative-intent states (on "
+        "treatment, partially and fully treated), not under palliative therapy",
+    )
+    complete_response_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT),
+        description="on P(clinical complete response) at reassessment",
+    )
+    pcr_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT), description="on P(ypCR) at TME, every course"
+    )
+    chemotherapy_toxicity_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT), description="on the per-cycle P(grade 3-4) of every type"
+    )
+
+
 class Parameters(Frozen):
     assignment: Assignment
     chemotherapy: Chemotherapy
@@ -260,6 +291,7 @@ class Parameters(Frozen):
     local_treatment: LocalTreatment
     disease: Disease
     follow_up: FollowUp
+    effects: Effects = Effects()
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:

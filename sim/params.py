@@ -108,6 +108,8 @@ def apply_odds_ratio(p: float, odds_ratio: float) -> float:
     """Probability after multiplying its odds by ``odds_ratio``."""
     if p >= 1.0:
         return 1.0
+    if odds_ratio == 1.0:
+        return p  # exactly: no effect must not move a probability by rounding
     return odds_ratio * p / (1.0 - p + odds_ratio * p)
 
 

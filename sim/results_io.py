@@ -77,6 +77,34 @@ def manifest(scenario, scenario_path: str, wall_time_s: float, extra: dict | Non
     }
 
 
+def json_safe(obj):
+    """Plain JSON values: NaN and infinities become null, numpy scalars Python numbers."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, np.floating | np.integer):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Move a finished directory to ``out_dir``; an existing one is replaced only now."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -99,13 +127,7 @@ def write_run(
         patients.to_parquet(tmp / "patients.parquet", engine="pyarrow", index=False)
         _write_json(tmp / "summary.json", summary)
         _write_json(tmp / "manifest.json", manifest_data)
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -85,6 +85,10 @@ class Scenario(_Frozen):
     resources: Resources
     run: Run
 
+    def with_run(self, **changes) -> Scenario:
+        """The same scenario with run settings changed (seed, patients), already validated."""
+        return self.model_copy(update={"run": self.run.model_copy(update=changes)})
+
 
 # --------------------------------------------------------------------------------------- loading
 
@@ -158,6 +162,11 @@ def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins, use_calibrat
         if not parent_path.is_file():
             raise InputError(str(path), "extends", f"expected an existing file, got {parent!r}")
         base = _resolve(parent_path, (*chain, real), origins, use_calibration)
+        if isinstance(raw.get("strategy"), dict) and "start" in raw["strategy"]:
+            # a file that says where its pathway starts gives a whole new strategy: it replaces
+            # the parent's rather than inheriting phases it never reaches; without ``start`` the
+            # keys merge (a tweak of the parent's pathway)
+            base.pop("strategy", None)
         _record(raw, (), str(path), origins)
         merged = deep_merge(base, _absolutise_paths(raw, real))
     overlay = raw.get("calibration")

@@ -130,6 +130,7 @@ def patients_of(result) -> pd.DataFrame:
         result.population,
         scenario.strategy.completion,
         tuple(scenario.parameters.local_treatment.rectal_complications),
+        tuple(k for k, c in scenario.parameters.radiotherapy.courses.items() if c.target == "pelvis"),
     )
 
 

@@ -213,3 +213,20 @@ def test_unknown_keys_are_refused_with_their_path(section, key):
     _, error = _outcome(raw)
     assert error is not None
     assert error.field == f"{section}.{key}" and "unknown key" in error.expected
+
+
+def test_a_strategy_with_a_start_replaces_the_parents(write_scenario, reference_path):
+    """A new pathway does not inherit phases it never reaches; a tweak (no start) merges."""
+    new = write_scenario({
+        "extends": str(reference_path), "name": "minimal",
+        "strategy": {"start": "only", "on_progression": "only",
+                     "completion": {"radiotherapy": False},
+                     "phases": {"only": [{"step": "palliative"}]}},
+    }, "new.yaml")
+    assert set(load_scenario(new).strategy.phases) == {"only"}
+    tweak = write_scenario({
+        "extends": str(reference_path), "name": "tweak",
+        "strategy": {"on_progression": "palliative"},
+    }, "tweak.yaml")
+    loaded = load_scenario(tweak)
+    assert loaded.strategy.on_progression == "palliative" and "adjuvant" in loaded.strategy.phases

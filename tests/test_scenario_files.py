@@ -62,3 +62,16 @@ def test_every_figure_has_a_source_and_assumptions_a_range(path):
             unsourced.append(f"population.{where}")
     assert not unsourced, f"without a source: {unsourced}"
     assert not unranged, f"assumptions without an uncertainty range: {unranged}"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_every_strategy_effect_is_sourced_with_a_range(path):
+    """An effect is what a strategy claims over the reference: never without evidence and range."""
+    effects = load_scenario(path).parameters.effects
+    for name in type(effects).model_fields:
+        param = getattr(effects, name)
+        if param.value != 1.0 or param.uncertainty is not None:
+            assert param.source and "default" not in param.source, f"{path.name}: effects.{name}"
+            assert param.uncertainty is not None, f"{path.name}: effects.{name} has no range"
+            low, high = param.uncertainty.support(param.value)
+            assert low < param.value < high, f"{path.name}: effects.{name} range excludes its value"

@@ -44,6 +44,7 @@ def compile_chemotherapy(params) -> ChemoParams:
                 for t in TOXICITY_TYPES:
                     p = getattr(tox.per_cycle, t).value
                     p = apply_odds_ratio(p, getattr(regimen.toxicity_odds_ratio, t).value)
+                    p = apply_odds_ratio(p, params.effects.chemotherapy_toxicity_odds_ratio.value)
                     if with_rt:
                         p = apply_odds_ratio(p, getattr(tox.with_radiotherapy_odds_ratio, t).value)
                     if reduced:

@@ -81,7 +81,8 @@ def compile_local(params) -> LocalParams:
         tme_after_rt={k: (r.low, r.high) for k, r in lt.tme_after_radiotherapy_days.items()},
         metastases_first=(lt.metastases_first_after_mdt_days.low, lt.metastases_first_after_mdt_days.high),
         stage_interval=(lt.stage_interval_days.low, lt.stage_interval_days.high),
-        pcr={k: v.value for k, v in lt.pcr_probability.items()},
+        pcr={k: apply_odds_ratio(v.value, params.effects.pcr_odds_ratio.value)
+             for k, v in lt.pcr_probability.items()},
         pcr_response_or=lt.pcr_partial_response_odds_ratio.value,
         trg_names=lt.trg_if_residual.categories,
         trg_cumulative=lt.trg_if_residual.cumulative(),

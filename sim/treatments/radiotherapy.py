@@ -14,13 +14,13 @@ from sim import events as ev
 from sim.parameters_schema import TOXICITY_TYPES
 from sim.plans import Plan, with_plan
 
-PELVIC_COURSES = ("LCRT", "SCRT")
 DRAWS_PER_COURSE = 9
 
 
 @dataclass(frozen=True, slots=True)
 class RtParams:
     fractions: dict[str, int]
+    pelvic: dict[str, bool]
     toxicity_per_course: tuple[float, ...]
     grade4_fraction: tuple[float, ...]
 
@@ -30,6 +30,7 @@ def compile_radiotherapy(params) -> RtParams:
     tox = params.chemotherapy.toxicity
     return RtParams(
         fractions={k: c.fractions for k, c in rt.courses.items()},
+        pelvic={k: c.target == "pelvis" for k, c in rt.courses.items()},
         toxicity_per_course=tuple(getattr(rt.toxicity_per_course, t).value for t in TOXICITY_TYPES),
         grade4_fraction=tuple(getattr(tox.grade4_fraction, t).value for t in TOXICITY_TYPES),
     )
@@ -73,7 +74,7 @@ def build(spec, ctx):
                 if u[k] < rp.toxicity_per_course[k]:
                     grade = 4.0 if u[4] < rp.grade4_fraction[k] else 3.0
                     toxicity.append((ev.TOXICITY, TOXICITY_TYPES[k], grade))
-        pelvic = course in PELVIC_COURSES
+        pelvic = rp.pelvic[course]
         nodes = (
             spec.treats_distant_lymph_nodes and pelvic
             and p.attrs["modality"].get("distant_lymph_nodes") == "extended_rt_field"
@@ -82,6 +83,7 @@ def build(spec, ctx):
         def done(end: float) -> None:
             if pelvic:
                 p.rt_end = end
+                p.rt_course = course  # the course given times TME and sets the pCR chance
             if nodes:
                 p.treat_site("distant_lymph_nodes")
                 p.update_hazard_state()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim import events as ev
+from sim.params import apply_odds_ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +17,11 @@ class ResponseParams:
 
 def compile_response(params) -> ResponseParams:
     r = params.response
-    return ResponseParams(r.complete_probability.value, r.partial_probability.value)
+    complete = apply_odds_ratio(r.complete_probability.value,
+                                params.effects.complete_response_odds_ratio.value)
+    # the strategy's extra complete responses come out of the partial responses
+    partial = max(0.0, r.partial_probability.value - (complete - r.complete_probability.value))
+    return ResponseParams(complete, partial)
 
 
 def build(spec, ctx):
