@@ -125,6 +125,41 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
 
 @app.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--candidates", type=int, default=10000, show_default=True,
+              help="Candidates drawn from the source population.")
+@click.option("--seed", type=int, help="Random seed (overrides the file).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              help="Also write the screening table as JSON.")
+def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | None) -> None:
+    """Apply SCENARIO's eligibility criteria to its source population: who qualifies, who not, why."""
+    from sim.calibrate.report import atomic_write
+    from sim.scenario import load_scenario
+    from sim.screening import screen as run_screen
+
+    _positive("--candidates", candidates)
+    _non_negative("--seed", seed)
+    loaded = load_scenario(scenario, _overrides(None, seed))
+    report = run_screen(loaded, candidates)
+    table = Table(title=f"{report['scenario']}: eligibility of {report['candidates']:,} candidates "
+                        f"(seed {report['seed']})")
+    for name, justify in (("criterion", "left"), ("rule", "left"), ("failing it", "right"),
+                          ("excluded in order", "right"), ("remaining", "right")):
+        table.add_column(name, justify=justify)
+    table.add_row("source population", "", "", "", f"{report['candidates']:,}")
+    for r in report["criteria"]:
+        table.add_row(r["criterion"], r["rule"], f"{r['failing']:,} ({_pct(r['failing_fraction'])})",
+                      f"{r['excluded_in_order']:,}", f"{r['remaining']:,}")
+    out.print(table)
+    out.print(f"eligible: {report['eligible']:,} of {report['candidates']:,} "
+              f"({_pct(report['eligible_fraction'])})")
+    if json_path is not None:
+        import json
+
+        atomic_write(json_path, json.dumps(report, indent=2) + "\n")
+
+
+@app.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO (and what it extends) without running it."""
     from sim.scenario import load_scenario
