@@ -279,6 +279,7 @@ def _print_summary(s: dict, target: Path, wall: float) -> None:
 _COMPARED = (
     ("completion_rate", "completed the schedule", "pct"),
     ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
+    ("grade34_toxicity_any_phase_rate", "grade 3-4 toxicity (any phase)", "pct"),
     ("surgical_complication_rate", "surgical complications", "pct"),
     ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
     ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),

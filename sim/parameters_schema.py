@@ -253,6 +253,25 @@ class Assignment(Frozen):
     radiotherapy_course: Mix
 
 
+class ImmunotherapyAgent(Frozen):
+    """A checkpoint inhibitor schedule, e.g. sintilimab 200 mg every 3 weeks."""
+
+    every_days: int = Field(ge=1, description="days between doses")
+    dose: str | None = Field(None, description="as the protocol gives it, e.g. '200 mg d1'")
+    source: str | None = None
+
+
+class Immunotherapy(Frozen):
+    agents: dict[str, ImmunotherapyAgent]
+    immune_related_grade34_per_dose: Probability = Field(
+        description="P(a grade 3-4 immune-related adverse event) after one dose"
+    )
+    grade4_fraction: Probability = Field(description="share of grade 3-4 irAEs that are grade 4")
+    discontinuation_after_grade34: Probability = Field(
+        description="P(stopping the checkpoint inhibitor) after a grade 3-4 irAE"
+    )
+
+
 _NO_EFFECT = "no effect: the calibrated reference strategy (default)"
 
 
@@ -292,6 +311,7 @@ class Parameters(Frozen):
     disease: Disease
     follow_up: FollowUp
     effects: Effects = Effects()
+    immunotherapy: Immunotherapy | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:

@@ -19,6 +19,7 @@ from sim.strategy_schema import (
     ConcurrentStep,
     FollowUpStep,
     GotoStep,
+    ImmunotherapyStep,
     LocalTreatmentStep,
     MdtStep,
     PalliativeStep,
@@ -26,7 +27,15 @@ from sim.strategy_schema import (
     ReassessmentStep,
     WatchAndWaitStep,
 )
-from sim.treatments import chemotherapy, follow_up, local_treatment, mdt, radiotherapy, reassessment
+from sim.treatments import (
+    chemotherapy,
+    follow_up,
+    immunotherapy,
+    local_treatment,
+    mdt,
+    radiotherapy,
+    reassessment,
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ def _concurrent_plans(children):
 _BUILDERS = {
     ChemotherapyStep: chemotherapy.build,
     RadiotherapyStep: radiotherapy.build,
+    ImmunotherapyStep: immunotherapy.build,
     ReassessmentStep: reassessment.build,
     MdtStep: mdt.build,
     LocalTreatmentStep: local_treatment.build,

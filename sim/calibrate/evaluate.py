@@ -47,7 +47,7 @@ class Evaluator:
     def __init__(self, calibration_path: str, patients: int, seed: int) -> None:
         self.cal = load_calibration(calibration_path)
         self.targets, targets_sha = load_targets(self.cal.targets_path)
-        self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=False)
+        self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=self.cal.fitted_path)
         self.patients, self.seed = patients, seed
         self.fingerprint = model_fingerprint(self.raw, targets_sha)
         self.fit_names = [t.name for t in self.targets.targets if t.fit]
