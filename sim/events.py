@@ -34,6 +34,7 @@ DEATH = "death"
 END_OF_FOLLOW_UP = "end_of_follow_up"
 IMMUNOTHERAPY_DOSE = "immunotherapy_dose"
 IMMUNOTHERAPY_STOPPED = "immunotherapy_stopped"
+REGIONAL_SESSION = "regional_session"
 
 #: event -> (meaning of ``detail``, meaning of ``value``)
 EVENT_DOCS: dict[str, tuple[str, str]] = {
@@ -66,4 +67,6 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
     END_OF_FOLLOW_UP: ("", "0 (administrative censoring at the horizon)"),
     IMMUNOTHERAPY_DOSE: ("agent, e.g. sintilimab", "dose number"),
     IMMUNOTHERAPY_STOPPED: ("reason: immune_related", "doses given"),
+    REGIONAL_SESSION: ("procedure, e.g. hepatic_arterial_therapy (chemoinfusion/embolization)",
+                       "session number"),
 }

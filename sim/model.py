@@ -28,6 +28,7 @@ from sim.treatments.local_treatment import compile_local
 from sim.treatments.mdt import compile_mdt
 from sim.treatments.radiotherapy import compile_radiotherapy
 from sim.treatments.reassessment import compile_response
+from sim.treatments.regional_therapy import compile_regional
 
 PATIENT_PURPOSES = ("toxicity", "response", "decisions", "durations", "surgery")
 
@@ -44,6 +45,7 @@ class CompiledParams:
     follow_up: tuple
     disease: DiseaseParams
     immunotherapy: object = None
+    regional: object = None
 
 
 def compile_params(scenario) -> CompiledParams:
@@ -57,6 +59,7 @@ def compile_params(scenario) -> CompiledParams:
         follow_up=compile_follow_up(p),
         disease=compile_disease(p.disease, p.effects.progression_hazard_ratio.value),
         immunotherapy=compile_immunotherapy(p),
+        regional=compile_regional(p),
     )
 
 
@@ -77,6 +80,7 @@ class Context:
         self.follow_up = compiled.follow_up
         self.disease = compiled.disease
         self.immunotherapy = compiled.immunotherapy
+        self.regional = compiled.regional
 
 
 def arrival_times(scenario, centre: int, n: int) -> np.ndarray:

@@ -272,6 +272,18 @@ class Immunotherapy(Frozen):
     )
 
 
+class RegionalTherapy(Frozen):
+    """Hepatic arterial chemoinfusion or chemoembolization (TACE) sessions for liver metastases."""
+
+    session_every_days: DaysRange = Field(description="between sessions")
+    max_sessions: int = Field(ge=1)
+    restaging_every_weeks: float = Field(gt=0, description="RECIST restaging while on therapy")
+    complication_probability: Probability = Field(
+        description="P(a Clavien-Dindo >= III complication) after a session"
+    )
+    source: str | None = None
+
+
 _NO_EFFECT = "no effect: the calibrated reference strategy (default)"
 
 
@@ -312,6 +324,7 @@ class Parameters(Frozen):
     follow_up: FollowUp
     effects: Effects = Effects()
     immunotherapy: Immunotherapy | None = None
+    regional_therapy: RegionalTherapy | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:

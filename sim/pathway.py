@@ -25,6 +25,7 @@ from sim.strategy_schema import (
     PalliativeStep,
     RadiotherapyStep,
     ReassessmentStep,
+    RegionalTherapyStep,
     WatchAndWaitStep,
 )
 from sim.treatments import (
@@ -35,6 +36,7 @@ from sim.treatments import (
     mdt,
     radiotherapy,
     reassessment,
+    regional_therapy,
 )
 
 
@@ -133,6 +135,7 @@ _BUILDERS = {
     ChemotherapyStep: chemotherapy.build,
     RadiotherapyStep: radiotherapy.build,
     ImmunotherapyStep: immunotherapy.build,
+    RegionalTherapyStep: regional_therapy.build,
     ReassessmentStep: reassessment.build,
     MdtStep: mdt.build,
     LocalTreatmentStep: local_treatment.build,

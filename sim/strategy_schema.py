@@ -102,6 +102,14 @@ class ImmunotherapyStep(_Step):
         return self
 
 
+class RegionalTherapyStep(_Step):
+    """Liver-directed sessions (hepatic arterial infusion, chemoembolization) with palliative
+    intent, restaged on their schedule until progression is found."""
+
+    step: Literal["regional_therapy"]
+    procedure: str = Field("hepatic_arterial_therapy", description="name in the event log")
+
+
 class ConcurrentStep(_Step):
     step: Literal["concurrent"]
     steps: list[Step] = Field(min_length=2)
@@ -174,6 +182,7 @@ Step = Annotated[
     ChemotherapyStep
     | RadiotherapyStep
     | ImmunotherapyStep
+    | RegionalTherapyStep
     | ConcurrentStep
     | ReassessmentStep
     | MdtStep

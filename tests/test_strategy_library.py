@@ -137,3 +137,43 @@ def test_a_mix_override_replaces_its_categories(write_scenario):
     path = write_scenario({"extends": str(SCENARIOS / "li2021_reference.yaml"), "name": "liver",
                            "population": {"metastatic_site": {"counts": {"liver_only": 1}}}})
     assert load_scenario(path).population.metastatic_site.categories == ("liver_only",)
+
+
+@pytest.fixture(scope="module")
+def tace():
+    return _run("crlm_chemoresistant_tace.yaml")
+
+
+def test_regional_sessions_until_the_restaging_that_finds_progression(tace):
+    s, events, patients, _ = tace
+    check_invariants(s, events, patients)
+    sessions = events[events["event"] == ev.REGIONAL_SESSION]
+    assert len(sessions) > 400
+    gaps = sessions.groupby("patient_id")["day"].diff().dropna()
+    assert gaps.between(28, 42).all()
+    assert sessions.groupby("patient_id").size().max() <= s.parameters.regional_therapy.max_sessions
+    restaging = events[(events["event"] == ev.RESTAGING) & (events["detail"].astype(str) == "RECIST")]
+    arrival = events[events["event"] == ev.ARRIVAL].set_index("patient_id")["day"]
+    first = restaging.groupby("patient_id")["day"].min()
+    assert np.allclose(first - arrival.loc[first.index], 84.0)
+    # nothing regional after progression is found; best supportive care follows
+    detected = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    last_session = sessions.groupby("patient_id")["day"].max()
+    both = last_session.index.intersection(detected.index)
+    assert (last_session[both] < detected[both]).all()
+    bsc = events[(events["event"] == ev.PALLIATIVE_START)
+                 & (events["detail"].astype(str) == "best_supportive_care")]
+    assert set(detected.index) - set(bsc["patient_id"]) <= set(
+        events[events["event"] == ev.DEATH]["patient_id"])
+
+
+def test_tace_lands_its_published_survival_on_a_fresh_seed():
+    """The bar: 1-year survival and median OS within the uncertainty of a 36-patient cohort."""
+    from sim.survival import km_summary
+
+    _, _, patients, _ = _run("crlm_chemoresistant_tace.yaml", **{"run.patients": 5000,
+                                                                  "run.seed": 9})
+    os = km_summary(patients["os_months"], patients["os_event"], landmarks=(12, 22))
+    assert 0.672 <= os["12"] <= 0.936  # 30/36, Clopper-Pearson
+    assert 0.329 <= os["22"] <= 0.671  # median 22 months read as S(22) = 18/36
+    assert 15 <= os["median"] <= 33

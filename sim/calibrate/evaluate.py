@@ -65,7 +65,7 @@ class Evaluator:
             scenario = self.scenario(x)
         except InputError as exc:  # a combination the schema refuses (e.g. CR + PR > 1)
             return {**record, "deviance": math.inf, "error": exc.one_line(), "deviances": {}}
-        stats = statistics_from_patients(patients_of(run_scenario(scenario)))
+        stats = statistics_from_patients(patients_of(run_scenario(scenario)), self.targets.km_months)
         dev = deviances(self.targets, stats)
         total = float(sum(dev[n] for n in self.fit_names))
         return {**record, "deviance": total if math.isfinite(total) else math.inf,
