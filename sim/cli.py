@@ -258,7 +258,7 @@ def _print_summary(s: dict, target: Path, wall: float) -> None:
     for name, frac in s["pathway"].items():
         if name != "completed" and frac > 0:
             table.add_row(f"  {name.replace('_', ' ')}", _pct(frac))
-    table.add_row("grade 3-4 toxicity (neoadjuvant)", _pct(s["grade34_toxicity_rate"]))
+    table.add_row("grade 3-4 toxicity (preoperative)", _pct(s["grade34_toxicity_rate"]))
     table.add_row("rectal surgery", _pct(s["rectal_surgery_rate"]))
     table.add_row("surgical complications", _pct(s["surgical_complication_rate"]))
     for key, label in (("os", "OS"), ("pfs", "PFS")):

@@ -129,6 +129,11 @@ class Resectability(Frozen):
     partial_response_odds_ratio: OddsRatio
     liver_metastases_gt5_odds_ratio: OddsRatio
     two_organs_odds_ratio: OddsRatio
+    pelvic_probability: Probability = Field(
+        Probability(value=1.0, source="default: the pelvic tumour is resectable (Li 2021 primaries)"),
+        description="P(an unresectable pelvic tumour, e.g. a locally recurrent one, becomes "
+        "resectable), for stable disease; response raises it like the metastases'",
+    )
 
 
 class Mdt(Frozen):

@@ -219,4 +219,5 @@ def sites_of(metastatic_site: str) -> tuple[str, ...]:
         "lung_only": ("rectum", "lung"),
         "liver_and_lung": ("rectum", "liver", "lung"),
         "distant_lymph_nodes": ("rectum", "distant_lymph_nodes"),
+        "none": ("rectum",),
     }[metastatic_site]

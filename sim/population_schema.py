@@ -72,7 +72,7 @@ class LiverMetastasesCount(_Frozen):
     source: str | None = None
 
 
-METASTATIC_SITE_CATEGORIES = ("liver_only", "lung_only", "liver_and_lung", "distant_lymph_nodes")
+METASTATIC_SITE_CATEGORIES = ("liver_only", "lung_only", "liver_and_lung", "distant_lymph_nodes", "none")
 
 #: attributes every population has, numeric or categorical (eligibility criteria can use them)
 BASE_NUMERIC = ("age_years", "n_liver_metastases", "cea_ng_ml", "ca199_u_ml",

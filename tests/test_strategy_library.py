@@ -177,3 +177,23 @@ def test_tace_lands_its_published_survival_on_a_fresh_seed():
     assert 0.672 <= os["12"] <= 0.936  # 30/36, Clopper-Pearson
     assert 0.329 <= os["22"] <= 0.671  # median 22 months read as S(22) = 18/36
     assert 15 <= os["median"] <= 33
+
+
+def test_ulrrc_schedule_and_pelvic_conversion():
+    s, events, patients, _ = _run("ulrrc_sbrt_pd1.yaml", **{"run.patients": 600})
+    check_invariants(s, events, patients)
+    assert (patients["metastatic_site"] == "none").all() and (patients["mmr_status"] == "pMMR").all()
+    assert patients["age_years"].between(18, 75).all() and patients["ecog"].isin(["0", "1"]).all()
+    # one cycle and one PD-1 dose before SBRT, then both alongside
+    sbrt = events[(events["event"] == ev.RT_FRACTION)].groupby("patient_id")["day"].min()
+    doses = events[events["event"] == ev.IMMUNOTHERAPY_DOSE]
+    before = doses[doses["day"] < doses["patient_id"].map(sbrt).fillna(np.inf)]
+    assert before.groupby("patient_id").size().max() == 1
+    # the MDT converts a minority to resection, more often after a response
+    operated = patients["rectal_surgery"]
+    assert 0.1 < operated.mean() < 0.6
+    responders = patients["first_response"].isin(["PR", "CR"])
+    assert operated[responders].mean() > operated[~responders].mean()
+    visits = events[events["event"] == ev.FOLLOW_UP_VISIT]
+    gaps = visits.groupby("patient_id")["day"].diff().dropna()
+    assert np.allclose(gaps, 3 * 30.4375, atol=0.01)
