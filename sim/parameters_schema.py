@@ -7,9 +7,9 @@ calibration fits the ones it lists.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sim.params import (
     Days,
@@ -26,10 +26,12 @@ TOXICITY_TYPES = ("hematological", "gastrointestinal", "neurological", "dermatol
 SITES = ("rectum", "liver", "lung", "distant_lymph_nodes")
 METASTATIC_SITES = SITES[1:]
 HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
-Covariate = Literal[
-    "liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
-    "cea_gt5",
-]
+Covariate = (
+    Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
+            "cea_gt5"]
+    # or a population attribute's value, e.g. ras_braf=braf_v600e
+    | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*=[A-Za-z0-9_.+-]+$")]
+)
 
 
 class Frozen(BaseModel):
@@ -107,11 +109,21 @@ class Radiotherapy(Frozen):
     )
 
 
+class ByAttribute(Frozen):
+    """Odds ratios by the value of a population attribute (values not listed: 1)."""
+
+    attribute: str
+    odds_ratios: dict[str, OddsRatio]
+
+
 class Response(Frozen):
     """Clinical response at reassessment, among patients without detected progression."""
 
     complete_probability: Probability
     partial_probability: Probability
+    partial_odds_ratio_by: ByAttribute | None = Field(
+        None, description="e.g. a lower chance of response with a BRAF V600E mutation"
+    )
 
     @model_validator(mode="after")
     def _sum(self) -> Response:
@@ -248,10 +260,19 @@ class FollowUp(Frozen):
     source: str | None = None
 
 
+class RegimenBy(Frozen):
+    """The regimen mix by the value of a population attribute (RAS/BRAF status, say); patients
+    with a value not listed get ``assignment.regimen``."""
+
+    attribute: str
+    mixes: dict[str, Mix]
+
+
 class Assignment(Frozen):
     """Treatment choices sampled per patient (practice patterns of the centre)."""
 
     regimen: Mix
+    regimen_by: RegimenBy | None = None
     bevacizumab_probability: dict[str, Probability] = Field(
         description="P(bevacizumab added), by regimen"
     )
@@ -334,7 +355,10 @@ class Parameters(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:
         regimens = set(self.chemotherapy.regimens)
-        for name in self.assignment.regimen.categories:
+        mixes = [self.assignment.regimen]
+        if self.assignment.regimen_by is not None:
+            mixes += list(self.assignment.regimen_by.mixes.values())
+        for name in (c for mix in mixes for c in mix.categories):
             if name not in regimens:
                 raise ValueError(
                     f"assignment.regimen: unknown regimen '{name}' "

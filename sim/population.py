@@ -144,6 +144,11 @@ def draw_candidates(scenario, start: int, stop: int) -> pd.DataFrame:
 def _assign_treatment(df: pd.DataFrame, params, a: np.ndarray) -> None:
     asg = params.assignment
     df["regimen"] = _categorical(asg.regimen, a[:, 0])
+    if asg.regimen_by is not None:
+        values = df[asg.regimen_by.attribute].astype(str).to_numpy()
+        for value, mix in asg.regimen_by.mixes.items():
+            chosen = values == value
+            df.loc[chosen, "regimen"] = _categorical(mix, a[chosen, 0])
     bev_p = df["regimen"].map({k: v.value for k, v in asg.bevacizumab_probability.items()})
     df["bevacizumab"] = a[:, 1] < bev_p.fillna(0.0).to_numpy()
     df["radiotherapy_course"] = _categorical(asg.radiotherapy_course, a[:, 2])
@@ -203,12 +208,19 @@ def covariate_flags(df: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def covariate_hazard_ratio(flags: dict[str, np.ndarray], ratios: dict) -> np.ndarray:
-    """Product of the hazard ratios of the covariates each patient has."""
+def covariate_hazard_ratio(flags: dict[str, np.ndarray], ratios: dict,
+                           df: pd.DataFrame | None = None) -> np.ndarray:
+    """Product of the hazard ratios of the covariates each patient has; ``attribute=value``
+    covariates are read from the population ``df``."""
     n = len(next(iter(flags.values())))
     hr = np.ones(n)
     for name, ratio in ratios.items():
-        hr = np.where(flags[name], hr * ratio.value, hr)
+        if name in flags:
+            has = flags[name]
+        else:
+            attribute, value = name.split("=", 1)
+            has = (df[attribute].astype(str) == value).to_numpy()
+        hr = np.where(has, hr * ratio.value, hr)
     return hr
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.parameters_schema import Parameters
@@ -84,6 +84,30 @@ class Scenario(_Frozen):
     parameters: Parameters
     resources: Resources
     run: Run
+
+    @model_validator(mode="after")
+    def _attributes_exist(self) -> Scenario:
+        """Parameters that depend on a population attribute name one the population has."""
+        from sim.population_schema import BASE_CATEGORICAL
+
+        known = set(BASE_CATEGORICAL) | set(self.population.attributes)
+        p = self.parameters
+        uses = []
+        if p.assignment.regimen_by is not None:
+            uses.append(("parameters.assignment.regimen_by.attribute", p.assignment.regimen_by.attribute))
+        if p.response.partial_odds_ratio_by is not None:
+            uses.append(("parameters.response.partial_odds_ratio_by.attribute",
+                         p.response.partial_odds_ratio_by.attribute))
+        for section in ("progression", "death_after_progression"):
+            for key in getattr(p.disease, section).covariate_hazard_ratios:
+                if "=" in key:
+                    uses.append((f"parameters.disease.{section}.covariate_hazard_ratios",
+                                 key.split("=", 1)[0]))
+        for where, name in uses:
+            if name not in known:
+                raise ValueError(f"{where}: unknown population attribute {name!r} "
+                                 f"(expected one of {sorted(known)})")
+        return self
 
     def with_run(self, **changes) -> Scenario:
         """The same scenario with run settings changed (seed, patients), already validated."""

@@ -197,3 +197,31 @@ def test_ulrrc_schedule_and_pelvic_conversion():
     visits = events[events["event"] == ev.FOLLOW_UP_VISIT]
     gaps = visits.groupby("patient_id")["day"].diff().dropna()
     assert np.allclose(gaps, 3 * 30.4375, atol=0.01)
+
+
+def test_ras_braf_status_sets_the_regimen_the_response_and_the_recurrence_hazard():
+    s, events, patients, _ = _run("crlm_resectable_neoadjuvant.yaml", **{"run.patients": 3000})
+    check_invariants(s, events, patients)
+    braf = patients["ras_braf"] == "braf_v600e"
+    assert braf.sum() > 100
+    assert (patients.loc[braf, "regimen"] == "FOLFOXIRI").all()
+    assert (patients.loc[~braf, "regimen"] == "FOLFOX").all()
+    responded = patients["first_response"].isin(["PR", "CR"])
+    assessed = patients["first_response"] != ""
+    assert responded[braf & assessed].mean() < responded[~braf & assessed].mean()
+    from sim.comparison import log_hazard_ratio
+
+    lhr = log_hazard_ratio(patients[patients["ras_braf"] == "wild_type"], patients[braf], "pfs")
+    assert np.exp(lhr) > 1.3
+
+
+def test_the_resectable_pair_holds_the_same_patients():
+    from sim.compare_io import check_same_population
+
+    paths = [SCENARIOS / "crlm_resectable_upfront.yaml", SCENARIOS / "crlm_resectable_neoadjuvant.yaml"]
+    arms = [load_scenario(p) for p in paths]
+    check_same_population(paths, arms)  # raises if the arms were not paired
+    from sim.population import sample_population
+
+    a, b = (sample_population(x.with_run(patients=300), 0, 300) for x in arms)
+    assert a.equals(b)
