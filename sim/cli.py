@@ -125,6 +125,41 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
 
 @app.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--candidates", type=int, default=10000, show_default=True,
+              help="Candidates drawn from the source population.")
+@click.option("--seed", type=int, help="Random seed (overrides the file).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path),
+              help="Also write the screening table as JSON.")
+def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | None) -> None:
+    """Apply SCENARIO's eligibility criteria to its source population: who qualifies, who not, why."""
+    from sim.calibrate.report import atomic_write
+    from sim.scenario import load_scenario
+    from sim.screening import screen as run_screen
+
+    _positive("--candidates", candidates)
+    _non_negative("--seed", seed)
+    loaded = load_scenario(scenario, _overrides(None, seed))
+    report = run_screen(loaded, candidates)
+    table = Table(title=f"{report['scenario']}: eligibility of {report['candidates']:,} candidates "
+                        f"(seed {report['seed']})")
+    for name, justify in (("criterion", "left"), ("rule", "left"), ("failing it", "right"),
+                          ("excluded in order", "right"), ("remaining", "right")):
+        table.add_column(name, justify=justify)
+    table.add_row("source population", "", "", "", f"{report['candidates']:,}")
+    for r in report["criteria"]:
+        table.add_row(r["criterion"], r["rule"], f"{r['failing']:,} ({_pct(r['failing_fraction'])})",
+                      f"{r['excluded_in_order']:,}", f"{r['remaining']:,}")
+    out.print(table)
+    out.print(f"eligible: {report['eligible']:,} of {report['candidates']:,} "
+              f"({_pct(report['eligible_fraction'])})")
+    if json_path is not None:
+        import json
+
+        atomic_write(json_path, json.dumps(report, indent=2) + "\n")
+
+
+@app.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO (and what it extends) without running it."""
     from sim.scenario import load_scenario
@@ -223,7 +258,7 @@ def _print_summary(s: dict, target: Path, wall: float) -> None:
     for name, frac in s["pathway"].items():
         if name != "completed" and frac > 0:
             table.add_row(f"  {name.replace('_', ' ')}", _pct(frac))
-    table.add_row("grade 3-4 toxicity (neoadjuvant)", _pct(s["grade34_toxicity_rate"]))
+    table.add_row("grade 3-4 toxicity (preoperative)", _pct(s["grade34_toxicity_rate"]))
     table.add_row("rectal surgery", _pct(s["rectal_surgery_rate"]))
     table.add_row("surgical complications", _pct(s["surgical_complication_rate"]))
     for key, label in (("os", "OS"), ("pfs", "PFS")):
@@ -244,6 +279,7 @@ def _print_summary(s: dict, target: Path, wall: float) -> None:
 _COMPARED = (
     ("completion_rate", "completed the schedule", "pct"),
     ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
+    ("grade34_toxicity_any_phase_rate", "grade 3-4 toxicity (any phase)", "pct"),
     ("surgical_complication_rate", "surgical complications", "pct"),
     ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
     ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),

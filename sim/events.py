@@ -32,13 +32,16 @@ RESTAGING = "restaging"
 PROGRESSION_DETECTED = "progression_detected"
 DEATH = "death"
 END_OF_FOLLOW_UP = "end_of_follow_up"
+IMMUNOTHERAPY_DOSE = "immunotherapy_dose"
+IMMUNOTHERAPY_STOPPED = "immunotherapy_stopped"
+REGIONAL_SESSION = "regional_session"
 
 #: event -> (meaning of ``detail``, meaning of ``value``)
 EVENT_DOCS: dict[str, tuple[str, str]] = {
     ARRIVAL: ("centre index", "age in years; the day is the first treatment"),
     CHEMO_CYCLE: ("regimen", "cycle number, counting every cycle the patient had"),
-    TOXICITY: ("CTCAE type: hematological, gastrointestinal, neurological, dermatological",
-               "grade (3 or 4)"),
+    TOXICITY: ("CTCAE type: hematological, gastrointestinal, neurological, dermatological, "
+               "immune_related", "grade (3 or 4)"),
     CYCLE_DELAY: ("reason (toxicity)", "delay of the next cycle in days"),
     DOSE_REDUCTION: ("regimen", "cycle number after which the dose is reduced"),
     CHEMO_STOPPED: ("reason: toxicity or adherence", "cycles given in this phase"),
@@ -62,4 +65,8 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
     PROGRESSION_DETECTED: ("how: imaging or symptoms", "day of the (latent) true progression"),
     DEATH: ("cause: cancer or other", "0"),
     END_OF_FOLLOW_UP: ("", "0 (administrative censoring at the horizon)"),
+    IMMUNOTHERAPY_DOSE: ("agent, e.g. sintilimab", "dose number"),
+    IMMUNOTHERAPY_STOPPED: ("reason: immune_related", "doses given"),
+    REGIONAL_SESSION: ("procedure, e.g. hepatic_arterial_therapy (chemoinfusion/embolization)",
+                       "session number"),
 }

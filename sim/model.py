@@ -23,10 +23,12 @@ from sim.resources import SlotCalendar
 from sim.rng import PURPOSES, Stream, centre_generator, uniform_rows
 from sim.treatments.chemotherapy import compile_chemotherapy
 from sim.treatments.follow_up import compile_follow_up
+from sim.treatments.immunotherapy import compile_immunotherapy
 from sim.treatments.local_treatment import compile_local
 from sim.treatments.mdt import compile_mdt
 from sim.treatments.radiotherapy import compile_radiotherapy
 from sim.treatments.reassessment import compile_response
+from sim.treatments.regional_therapy import compile_regional
 
 PATIENT_PURPOSES = ("toxicity", "response", "decisions", "durations", "surgery")
 
@@ -42,6 +44,8 @@ class CompiledParams:
     local: object
     follow_up: tuple
     disease: DiseaseParams
+    immunotherapy: object = None
+    regional: object = None
 
 
 def compile_params(scenario) -> CompiledParams:
@@ -54,6 +58,8 @@ def compile_params(scenario) -> CompiledParams:
         local=compile_local(p),
         follow_up=compile_follow_up(p),
         disease=compile_disease(p.disease, p.effects.progression_hazard_ratio.value),
+        immunotherapy=compile_immunotherapy(p),
+        regional=compile_regional(p),
     )
 
 
@@ -73,6 +79,8 @@ class Context:
         self.local = compiled.local
         self.follow_up = compiled.follow_up
         self.disease = compiled.disease
+        self.immunotherapy = compiled.immunotherapy
+        self.regional = compiled.regional
 
 
 def arrival_times(scenario, centre: int, n: int) -> np.ndarray:
@@ -100,8 +108,10 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
     draws = {purpose: uniform_rows(seed, purpose, start, stop).tolist() for purpose in
              (*PATIENT_PURPOSES, "disease")}
     purpose_ids = {purpose: PURPOSES[purpose][0] for purpose in PATIENT_PURPOSES}
+    immuno_id = PURPOSES["immunotherapy"][0]
     arrivals = arrival_times(scenario, centre, len(ids)).tolist()
     horizon = scenario.run.horizon_months * DAYS_PER_MONTH
+    treated_at_entry = tuple(scenario.population.treated_at_entry)
 
     def admit():
         for j, pid in enumerate(ids):
@@ -114,8 +124,14 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
                 patients["male"][j], patients["progression_hr"][j], patients["death_hr"][j],
             )
             streams = {k: Stream(draws[k][j], seed, purpose_ids[k], pid) for k in PATIENT_PURPOSES}
+            streams["immunotherapy"] = Stream([], seed, immuno_id, pid)
             p = Patient(pid, env, rows, patients["attrs"][j], clock, now + horizon, streams)
             p.log(ev.ARRIVAL, str(centre), patients["age_years"][j])
+            if treated_at_entry:
+                for site in treated_at_entry:
+                    p.treat_site(site)
+                p.local_treatment_started = True
+                p.update_hazard_state()
             env.process(patient_process(p, program))
 
     env.process(admit())

@@ -7,9 +7,9 @@ calibration fits the ones it lists.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sim.params import (
     Days,
@@ -26,10 +26,12 @@ TOXICITY_TYPES = ("hematological", "gastrointestinal", "neurological", "dermatol
 SITES = ("rectum", "liver", "lung", "distant_lymph_nodes")
 METASTATIC_SITES = SITES[1:]
 HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
-Covariate = Literal[
-    "liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
-    "cea_gt5",
-]
+Covariate = (
+    Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
+            "cea_gt5"]
+    # or a population attribute's value, e.g. ras_braf=braf_v600e
+    | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*=[A-Za-z0-9_.+-]+$")]
+)
 
 
 class Frozen(BaseModel):
@@ -107,11 +109,21 @@ class Radiotherapy(Frozen):
     )
 
 
+class ByAttribute(Frozen):
+    """Odds ratios by the value of a population attribute (values not listed: 1)."""
+
+    attribute: str
+    odds_ratios: dict[str, OddsRatio]
+
+
 class Response(Frozen):
     """Clinical response at reassessment, among patients without detected progression."""
 
     complete_probability: Probability
     partial_probability: Probability
+    partial_odds_ratio_by: ByAttribute | None = Field(
+        None, description="e.g. a lower chance of response with a BRAF V600E mutation"
+    )
 
     @model_validator(mode="after")
     def _sum(self) -> Response:
@@ -129,6 +141,11 @@ class Resectability(Frozen):
     partial_response_odds_ratio: OddsRatio
     liver_metastases_gt5_odds_ratio: OddsRatio
     two_organs_odds_ratio: OddsRatio
+    pelvic_probability: Probability = Field(
+        Probability(value=1.0, source="default: the pelvic tumour is resectable (Li 2021 primaries)"),
+        description="P(an unresectable pelvic tumour, e.g. a locally recurrent one, becomes "
+        "resectable), for stable disease; response raises it like the metastases'",
+    )
 
 
 class Mdt(Frozen):
@@ -243,14 +260,54 @@ class FollowUp(Frozen):
     source: str | None = None
 
 
+class RegimenBy(Frozen):
+    """The regimen mix by the value of a population attribute (RAS/BRAF status, say); patients
+    with a value not listed get ``assignment.regimen``."""
+
+    attribute: str
+    mixes: dict[str, Mix]
+
+
 class Assignment(Frozen):
     """Treatment choices sampled per patient (practice patterns of the centre)."""
 
     regimen: Mix
+    regimen_by: RegimenBy | None = None
     bevacizumab_probability: dict[str, Probability] = Field(
         description="P(bevacizumab added), by regimen"
     )
     radiotherapy_course: Mix
+
+
+class ImmunotherapyAgent(Frozen):
+    """A checkpoint inhibitor schedule, e.g. sintilimab 200 mg every 3 weeks."""
+
+    every_days: int = Field(ge=1, description="days between doses")
+    dose: str | None = Field(None, description="as the protocol gives it, e.g. '200 mg d1'")
+    source: str | None = None
+
+
+class Immunotherapy(Frozen):
+    agents: dict[str, ImmunotherapyAgent]
+    immune_related_grade34_per_dose: Probability = Field(
+        description="P(a grade 3-4 immune-related adverse event) after one dose"
+    )
+    grade4_fraction: Probability = Field(description="share of grade 3-4 irAEs that are grade 4")
+    discontinuation_after_grade34: Probability = Field(
+        description="P(stopping the checkpoint inhibitor) after a grade 3-4 irAE"
+    )
+
+
+class RegionalTherapy(Frozen):
+    """Hepatic arterial chemoinfusion or chemoembolization (TACE) sessions for liver metastases."""
+
+    session_every_days: DaysRange = Field(description="between sessions")
+    max_sessions: int = Field(ge=1)
+    restaging_every_weeks: float = Field(gt=0, description="RECIST restaging while on therapy")
+    complication_probability: Probability = Field(
+        description="P(a Clavien-Dindo >= III complication) after a session"
+    )
+    source: str | None = None
 
 
 _NO_EFFECT = "no effect: the calibrated reference strategy (default)"
@@ -292,11 +349,16 @@ class Parameters(Frozen):
     disease: Disease
     follow_up: FollowUp
     effects: Effects = Effects()
+    immunotherapy: Immunotherapy | None = None
+    regional_therapy: RegionalTherapy | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:
         regimens = set(self.chemotherapy.regimens)
-        for name in self.assignment.regimen.categories:
+        mixes = [self.assignment.regimen]
+        if self.assignment.regimen_by is not None:
+            mixes += list(self.assignment.regimen_by.mixes.values())
+        for name in (c for mix in mixes for c in mix.categories):
             if name not in regimens:
                 raise ValueError(
                     f"assignment.regimen: unknown regimen '{name}' "

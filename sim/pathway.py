@@ -19,14 +19,25 @@ from sim.strategy_schema import (
     ConcurrentStep,
     FollowUpStep,
     GotoStep,
+    ImmunotherapyStep,
     LocalTreatmentStep,
     MdtStep,
     PalliativeStep,
     RadiotherapyStep,
     ReassessmentStep,
+    RegionalTherapyStep,
     WatchAndWaitStep,
 )
-from sim.treatments import chemotherapy, follow_up, local_treatment, mdt, radiotherapy, reassessment
+from sim.treatments import (
+    chemotherapy,
+    follow_up,
+    immunotherapy,
+    local_treatment,
+    mdt,
+    radiotherapy,
+    reassessment,
+    regional_therapy,
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,8 @@ def _concurrent_plans(children):
 _BUILDERS = {
     ChemotherapyStep: chemotherapy.build,
     RadiotherapyStep: radiotherapy.build,
+    ImmunotherapyStep: immunotherapy.build,
+    RegionalTherapyStep: regional_therapy.build,
     ReassessmentStep: reassessment.build,
     MdtStep: mdt.build,
     LocalTreatmentStep: local_treatment.build,

@@ -37,7 +37,7 @@ class ProgressionDetected(Exception):
 class Patient:
     __slots__ = (
         "index", "env", "flat_log", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
-        "palliative", "exit", "tox", "response_draws", "decisions", "durations", "surgery",
+        "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
         "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
         "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
         "adjuvant_delay", "adjuvant_prevented_by",
@@ -64,6 +64,7 @@ class Patient:
         self.palliative = False
         self.exit: BaseException | None = None
         self.tox = streams["toxicity"]
+        self.immuno = streams.get("immunotherapy")
         self.response_draws = streams["response"]
         self.decisions = streams["decisions"]
         self.durations = streams["durations"]

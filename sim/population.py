@@ -14,8 +14,9 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from sim.errors import InputError
+from sim.params import Mix
 from sim.population_schema import METASTATIC_SITE_CATEGORIES, Continuous
-from sim.rng import uniform_rows
+from sim.rng import attribute_rows, uniform_rows
 
 #: columns a user CSV must have, and the values allowed for categorical ones
 CSV_REQUIRED = ("age_years", "sex", "kps", "t_category", "node_positive", "metastatic_site",
@@ -47,12 +48,58 @@ def _continuous(spec: Continuous, u: np.ndarray) -> np.ndarray:
 
 
 def sample_population(scenario, start: int, stop: int) -> pd.DataFrame:
-    """Patients ``start .. stop-1`` of the scenario's cohort, one row each."""
+    """Patients ``start .. stop-1`` of the scenario's cohort, one row each.
+
+    Without eligibility criteria patient *i* is candidate *i* of the source population; with
+    them, the patients are the eligible candidates in order (``candidate_id`` says which).
+    """
+    if not scenario.population.eligibility:
+        df = draw_candidates(scenario, start, stop)
+    else:
+        df = _eligible(scenario, start, stop)
+    df.insert(0, "patient_id", np.arange(start, stop, dtype=np.int64))
+    _assign_treatment(df, scenario.parameters, uniform_rows(scenario.run.seed, "assignment", start, stop))
+    return df
+
+
+#: candidates screened per block when looking for eligible patients
+SCREEN_BLOCK = 4096
+#: give up when this many candidates yield no eligible patient
+SCREEN_LIMIT = 100_000
+
+
+def eligible_mask(population, candidates: pd.DataFrame) -> np.ndarray:
+    ok = np.ones(len(candidates), dtype=bool)
+    for criterion in population.eligibility:
+        ok &= criterion.passes(candidates[criterion.attribute])
+    return ok
+
+
+def _eligible(scenario, start: int, stop: int) -> pd.DataFrame:
+    """Eligible candidates number ``start .. stop-1``, screening blocks from the first candidate."""
+    found: list[pd.DataFrame] = []
+    count, c0 = 0, 0
+    while count < stop:
+        block = draw_candidates(scenario, c0, c0 + SCREEN_BLOCK)
+        keep = block[eligible_mask(scenario.population, block)]
+        found.append(keep)
+        count += len(keep)
+        c0 += SCREEN_BLOCK
+        if count == 0 and c0 >= SCREEN_LIMIT:
+            raise InputError(
+                "population", "eligibility",
+                f"expected criteria some candidates meet, none of {SCREEN_LIMIT:,} did",
+            )
+    return pd.concat(found, ignore_index=True).iloc[start:stop].reset_index(drop=True)
+
+
+def draw_candidates(scenario, start: int, stop: int) -> pd.DataFrame:
+    """Candidates ``start .. stop-1`` of the source population (before eligibility), one row each."""
     pop = scenario.population
     seed = scenario.run.seed
     u = uniform_rows(seed, "population", start, stop)
     n = stop - start
-    df = pd.DataFrame({"patient_id": np.arange(start, stop, dtype=np.int64)})
+    df = pd.DataFrame({"candidate_id": np.arange(start, stop, dtype=np.int64)})
     df["age_years"] = _continuous(pop.age_years, u[:, 0])
     df["sex"] = _categorical(pop.sex, u[:, 1])
     df["kps"] = _categorical(pop.kps, u[:, 2])
@@ -87,7 +134,9 @@ def sample_population(scenario, start: int, stop: int) -> pd.DataFrame:
     df["largest_liver_metastasis_cm"] = np.where(
         has_liver, df["largest_liver_metastasis_cm"], np.nan
     )
-    _assign_treatment(df, scenario.parameters, uniform_rows(seed, "assignment", start, stop))
+    for name, spec in pop.attributes.items():
+        v = attribute_rows(seed, name, start, stop)
+        df[name] = _categorical(spec, v) if isinstance(spec, Mix) else _continuous(spec, v)
     assert len(df) == n
     return df
 
@@ -95,6 +144,11 @@ def sample_population(scenario, start: int, stop: int) -> pd.DataFrame:
 def _assign_treatment(df: pd.DataFrame, params, a: np.ndarray) -> None:
     asg = params.assignment
     df["regimen"] = _categorical(asg.regimen, a[:, 0])
+    if asg.regimen_by is not None:
+        values = df[asg.regimen_by.attribute].astype(str).to_numpy()
+        for value, mix in asg.regimen_by.mixes.items():
+            chosen = values == value
+            df.loc[chosen, "regimen"] = _categorical(mix, a[chosen, 0])
     bev_p = df["regimen"].map({k: v.value for k, v in asg.bevacizumab_probability.items()})
     df["bevacizumab"] = a[:, 1] < bev_p.fillna(0.0).to_numpy()
     df["radiotherapy_course"] = _categorical(asg.radiotherapy_course, a[:, 2])
@@ -135,7 +189,7 @@ def _resample_csv(df: pd.DataFrame, path: str, u: np.ndarray) -> pd.DataFrame:
     picked = user.iloc[rows].reset_index(drop=True)
     out = df.copy()
     for col in picked.columns:
-        if col in out.columns and col != "patient_id":
+        if col in out.columns and col not in ("patient_id", "candidate_id"):
             out[col] = picked[col].to_numpy()
     out["node_positive"] = out["node_positive"].astype(str).str.lower().isin(["true", "1", "yes"])
     return out
@@ -154,12 +208,19 @@ def covariate_flags(df: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def covariate_hazard_ratio(flags: dict[str, np.ndarray], ratios: dict) -> np.ndarray:
-    """Product of the hazard ratios of the covariates each patient has."""
+def covariate_hazard_ratio(flags: dict[str, np.ndarray], ratios: dict,
+                           df: pd.DataFrame | None = None) -> np.ndarray:
+    """Product of the hazard ratios of the covariates each patient has; ``attribute=value``
+    covariates are read from the population ``df``."""
     n = len(next(iter(flags.values())))
     hr = np.ones(n)
     for name, ratio in ratios.items():
-        hr = np.where(flags[name], hr * ratio.value, hr)
+        if name in flags:
+            has = flags[name]
+        else:
+            attribute, value = name.split("=", 1)
+            has = (df[attribute].astype(str) == value).to_numpy()
+        hr = np.where(has, hr * ratio.value, hr)
     return hr
 
 
@@ -170,4 +231,5 @@ def sites_of(metastatic_site: str) -> tuple[str, ...]:
         "lung_only": ("rectum", "lung"),
         "liver_and_lung": ("rectum", "liver", "lung"),
         "distant_lymph_nodes": ("rectum", "distant_lymph_nodes"),
+        "none": ("rectum",),
     }[metastatic_site]

@@ -72,7 +72,48 @@ class LiverMetastasesCount(_Frozen):
     source: str | None = None
 
 
-METASTATIC_SITE_CATEGORIES = ("liver_only", "lung_only", "liver_and_lung", "distant_lymph_nodes")
+METASTATIC_SITE_CATEGORIES = ("liver_only", "lung_only", "liver_and_lung", "distant_lymph_nodes", "none")
+
+#: attributes every population has, numeric or categorical (eligibility criteria can use them)
+BASE_NUMERIC = ("age_years", "n_liver_metastases", "cea_ng_ml", "ca199_u_ml",
+                "largest_liver_metastasis_cm", "rectal_tumour_length_cm")
+BASE_CATEGORICAL = ("sex", "kps", "t_category", "metastatic_site", "tumour_height", "differentiation")
+
+
+class Criterion(_Frozen):
+    """One eligibility criterion of a protocol: a range for a number, a set for a category."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    label: str = Field(description="the criterion as the protocol words it")
+    attribute: str
+    min: float | None = Field(None, description="inclusive")
+    max: float | None = Field(None, description="inclusive")
+    allowed: list[str] | None = Field(None, alias="in", description="allowed categories")
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Criterion:
+        numeric = self.min is not None or self.max is not None
+        if numeric == (self.allowed is not None):
+            raise ValueError("expected either min/max (a number) or in (categories)")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"expected min <= max, got {self.min:g} > {self.max:g}")
+        if self.allowed is not None and not self.allowed:
+            raise ValueError("expected at least one allowed category")
+        return self
+
+    def passes(self, column) -> object:
+        """Boolean mask of the patients meeting the criterion (``column``: a pandas Series)."""
+        if self.allowed is not None:
+            return column.astype(str).isin(self.allowed).to_numpy()
+        values = column.to_numpy(dtype=float)
+        ok = ~(values != values)  # a missing value fails a numeric criterion
+        if self.min is not None:
+            ok &= values >= self.min
+        if self.max is not None:
+            ok &= values <= self.max
+        return ok
 
 
 class Population(_Frozen):
@@ -92,6 +133,42 @@ class Population(_Frozen):
     ca199_u_ml: Continuous
     largest_liver_metastasis_cm: Continuous
     rectal_tumour_length_cm: Continuous
+    attributes: dict[str, Mix | Continuous] = Field(
+        {}, description="further attributes (ECOG, MMR status, RAS/BRAF, blood counts, ...), "
+        "each a categorical mix or a continuous distribution, drawn independently",
+    )
+    eligibility: list[Criterion] = Field(
+        [], description="protocol criteria: candidates are drawn until run.patients qualify",
+    )
+    treated_at_entry: list[Literal["rectum", "liver", "lung", "distant_lymph_nodes"]] = Field(
+        [], description="sites already treated when patients enter (a population of resected "
+        "patients, for instance): counted as treated from day 0",
+    )
+
+    @model_validator(mode="after")
+    def _criteria_name_attributes(self) -> Population:
+        base = set(BASE_NUMERIC) | set(BASE_CATEGORICAL)
+        clash = sorted(set(self.attributes) & (base | {"patient_id", "candidate_id", "centre"}))
+        if clash:
+            raise ValueError(f"attributes: {clash[0]!r} is already a population column")
+        numeric = set(BASE_NUMERIC) | {k for k, v in self.attributes.items() if isinstance(v, Continuous)}
+        categorical = set(BASE_CATEGORICAL) | {k for k, v in self.attributes.items() if isinstance(v, Mix)}
+        for i, c in enumerate(self.eligibility):
+            where = f"eligibility[{i}] ({c.label})"
+            if c.attribute not in numeric | categorical:
+                raise ValueError(f"{where}: unknown attribute {c.attribute!r} "
+                                 f"(expected one of {sorted(numeric | categorical)})")
+            if c.allowed is not None and c.attribute not in categorical:
+                raise ValueError(f"{where}: {c.attribute!r} is a number: expected min/max, not in")
+            if c.allowed is None and c.attribute not in numeric:
+                raise ValueError(f"{where}: {c.attribute!r} is a category: expected in, not min/max")
+            mix = self.attributes.get(c.attribute)
+            if isinstance(mix, Mix) and c.allowed is not None:
+                unknown = [a for a in c.allowed if a not in mix.categories]
+                if unknown:
+                    raise ValueError(f"{where}: unknown category {unknown[0]!r} "
+                                     f"(expected one of {list(mix.categories)})")
+        return self
 
     @model_validator(mode="after")
     def _categories(self) -> Population:

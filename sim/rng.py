@@ -15,6 +15,7 @@ generator keyed by (purpose, patient, extension), which is just as deterministic
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 
@@ -31,7 +32,11 @@ PURPOSES: dict[str, tuple[int, int]] = {
     "durations": (7, 32),
     "surgery": (8, 24),
     "arrivals": (9, 0),
+    # drawn lazily per patient (most strategies give none): see Stream's overflow generator
+    "immunotherapy": (11, 0),
 }
+#: stable id of the extra population attributes' streams (see :func:`attribute_rows`)
+ATTRIBUTES_ID = 10
 
 
 def _generator(seed: int, *key: int) -> np.random.Generator:
@@ -45,6 +50,21 @@ def uniform_rows(seed: int, purpose: str, start: int, stop: int) -> np.ndarray:
         return np.empty((0, width))
     first, last = start // BLOCK, (stop - 1) // BLOCK
     blocks = [_generator(seed, pid, b).random((BLOCK, width)) for b in range(first, last + 1)]
+    rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    offset = first * BLOCK
+    return rows[start - offset : stop - offset]
+
+
+def attribute_rows(seed: int, name: str, start: int, stop: int) -> np.ndarray:
+    """Uniforms of patients ``start .. stop-1`` for a named extra population attribute.
+
+    Each attribute has its own stream (keyed by a stable hash of its name), so adding an
+    attribute to a population never changes the others or any patient's other draws."""
+    key = zlib.crc32(name.encode())
+    if stop <= start:
+        return np.empty(0)
+    first, last = start // BLOCK, (stop - 1) // BLOCK
+    blocks = [_generator(seed, ATTRIBUTES_ID, key, b).random(BLOCK) for b in range(first, last + 1)]
     rows = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     offset = first * BLOCK
     return rows[start - offset : stop - offset]

@@ -31,8 +31,14 @@ class SimulationResult:
 def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
     disease = scenario.parameters.disease
     flags = covariate_flags(pop)
-    prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios)
-    death_hr = covariate_hazard_ratio(flags, disease.death_after_progression.covariate_hazard_ratios)
+    prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios, pop)
+    death_hr = covariate_hazard_ratio(flags, disease.death_after_progression.covariate_hazard_ratios, pop)
+    by = scenario.parameters.response.partial_odds_ratio_by
+    response_or = np.ones(len(pop))
+    if by is not None:
+        values = pop[by.attribute].astype(str).to_numpy()
+        for value, ratio in by.odds_ratios.items():
+            response_or[values == value] = ratio.value
     attrs = []
     columns = zip(
         pop["metastatic_site"].tolist(), pop["regimen"].tolist(),
@@ -42,9 +48,11 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
         pop["tumour_height"].tolist(),
         strict=True,
     )
-    for site, regimen, course, sequence, n_liver, liver, lung, nodes, height in columns:
+    for (site, regimen, course, sequence, n_liver, liver, lung, nodes, height), r_or in zip(
+            columns, response_or.tolist(), strict=True):
         sites = sites_of(site)
         attrs.append({
+            "response_odds_ratio": r_or,
             "regimen": regimen,
             "radiotherapy_course": course,
             "sequence": sequence,

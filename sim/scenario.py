@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.parameters_schema import Parameters
@@ -85,6 +85,30 @@ class Scenario(_Frozen):
     resources: Resources
     run: Run
 
+    @model_validator(mode="after")
+    def _attributes_exist(self) -> Scenario:
+        """Parameters that depend on a population attribute name one the population has."""
+        from sim.population_schema import BASE_CATEGORICAL
+
+        known = set(BASE_CATEGORICAL) | set(self.population.attributes)
+        p = self.parameters
+        uses = []
+        if p.assignment.regimen_by is not None:
+            uses.append(("parameters.assignment.regimen_by.attribute", p.assignment.regimen_by.attribute))
+        if p.response.partial_odds_ratio_by is not None:
+            uses.append(("parameters.response.partial_odds_ratio_by.attribute",
+                         p.response.partial_odds_ratio_by.attribute))
+        for section in ("progression", "death_after_progression"):
+            for key in getattr(p.disease, section).covariate_hazard_ratios:
+                if "=" in key:
+                    uses.append((f"parameters.disease.{section}.covariate_hazard_ratios",
+                                 key.split("=", 1)[0]))
+        for where, name in uses:
+            if name not in known:
+                raise ValueError(f"{where}: unknown population attribute {name!r} "
+                                 f"(expected one of {sorted(known)})")
+        return self
+
     def with_run(self, **changes) -> Scenario:
         """The same scenario with run settings changed (seed, patients), already validated."""
         return self.model_copy(update={"run": self.run.model_copy(update=changes)})
@@ -130,18 +154,28 @@ def _same_kind(base: dict, override: dict) -> bool:
     return all(override[t] == base.get(t) for t in _TAGS if t in override)
 
 
+#: mappings that are one value (a categorical distribution): an override replaces them whole
+_WHOLE = ("counts", "probabilities")
+
+
 def deep_merge(base: dict, override: dict) -> dict:
-    """``override`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    """``override`` on top of ``base``: mappings merge key by key, anything else replaces, and so
+    do a mix's ``counts`` or ``probabilities`` (a category left out means none of it)."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and _same_kind(out[key], value):
+        if key in _WHOLE and isinstance(value, dict) and isinstance(base, dict):
+            out.pop("counts", None)
+            out.pop("probabilities", None)
+            out[key] = copy.deepcopy(value)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict) and _same_kind(out[key], value):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins, use_calibration: bool = True) -> dict:
+def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins,
+             use_calibration: bool | Path = True) -> dict:
     """Read ``path`` and everything it extends; ``path`` is kept as the user wrote it for messages.
 
     A file's fitted overlay (``calibration:``) goes on top of that file, so a file extending it
@@ -170,9 +204,17 @@ def _resolve(path: Path, chain: tuple[Path, ...], origins: Origins, use_calibrat
         _record(raw, (), str(path), origins)
         merged = deep_merge(base, _absolutise_paths(raw, real))
     overlay = raw.get("calibration")
-    if use_calibration and isinstance(overlay, str):
+    if isinstance(overlay, str) and _applies(use_calibration, overlay):
         _apply_overlay(merged, Path(overlay), origins, str(path))
     return merged
+
+
+def _applies(use_calibration: bool | Path, overlay: str) -> bool:
+    """True: every fitted overlay; False: none; a path: all but that one (the file being fitted,
+    so a calibration of a scenario that extends a calibrated one keeps the parent's fit)."""
+    if isinstance(use_calibration, Path):
+        return Path(overlay).resolve() != use_calibration.resolve()
+    return bool(use_calibration)
 
 
 _PATH_FIELDS = (
@@ -227,7 +269,7 @@ def _read_life_table(path: str, origin: str) -> tuple[tuple[float, float, float]
     return tuple(rows)
 
 
-def load_raw(path: str | Path, use_calibration: bool = True) -> tuple[dict, Origins]:
+def load_raw(path: str | Path, use_calibration: bool | Path = True) -> tuple[dict, Origins]:
     """The merged raw scenario (extends resolved, life table read, fitted overlay applied)."""
     path = Path(path)
     origins: Origins = {}
@@ -260,12 +302,12 @@ def build_scenario(raw: dict, origins: Origins, path: str | Path, overrides: dic
 
 
 def load_scenario(
-    path: str | Path, overrides: dict[str, Any] | None = None, use_calibration: bool = True
+    path: str | Path, overrides: dict[str, Any] | None = None, use_calibration: bool | Path = True
 ) -> Scenario:
     """Read, merge, override and validate a scenario file; raise InputError on any problem.
 
-    ``use_calibration=False`` ignores the fitted overlay (the calibration starts from the
-    scenario's own values)."""
+    ``use_calibration=False`` ignores the fitted overlays; a path ignores only that fitted file
+    (a calibration starts from the scenario's own values, on top of its parents' fits)."""
     raw, origins = load_raw(path, use_calibration)
     return build_scenario(raw, origins, path, overrides)
 

@@ -24,6 +24,7 @@ EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
 
 PATIENT_COLUMNS: dict[str, str] = {
     "patient_id": "index of the patient in the cohort",
+    "candidate_id": "index in the source population before eligibility (= patient_id without criteria)",
     "centre": "centre the patient was treated at (independent resources per centre)",
     "arrival_day": "day of first treatment (absolute simulation day)",
     "age_years": "age at first treatment",

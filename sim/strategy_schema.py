@@ -71,6 +71,9 @@ class RadiotherapyStep(_Step):
 
     step: Literal["radiotherapy"]
     course: str = Field("assigned", description="'assigned' (the patient's course) or a name")
+    phase: ClinicalPhase | None = Field(
+        None, description="the clinical phase the course belongs to (default: the patient's current one)"
+    )
     treats_distant_lymph_nodes: bool = Field(
         True, description="the field is extended to distant nodes planned for radiotherapy"
     )
@@ -79,6 +82,32 @@ class RadiotherapyStep(_Step):
         description="given concurrently with chemotherapy, whose cycle then carries the "
         "toxicity; otherwise the course's own toxicity applies",
     )
+
+
+class ImmunotherapyStep(_Step):
+    """Doses of a checkpoint inhibitor on its schedule, with immune-related adverse events."""
+
+    step: Literal["immunotherapy"]
+    phase: ClinicalPhase
+    agent: str = Field(description="a key of parameters.immunotherapy.agents")
+    doses: int | tuple[int, int] = Field(description="number of doses, or [min, max] per patient")
+
+    @model_validator(mode="after")
+    def _doses(self) -> ImmunotherapyStep:
+        d = self.doses
+        if isinstance(d, tuple) and not 1 <= d[0] <= d[1]:
+            raise ValueError(f"expected [min, max] with 1 <= min <= max, got {list(d)}")
+        if isinstance(d, int) and d < 1:
+            raise ValueError(f"expected at least one dose, got {d}")
+        return self
+
+
+class RegionalTherapyStep(_Step):
+    """Liver-directed sessions (hepatic arterial infusion, chemoembolization) with palliative
+    intent, restaged on their schedule until progression is found."""
+
+    step: Literal["regional_therapy"]
+    procedure: str = Field("hepatic_arterial_therapy", description="name in the event log")
 
 
 class ConcurrentStep(_Step):
@@ -152,6 +181,8 @@ class GotoStep(_Step):
 Step = Annotated[
     ChemotherapyStep
     | RadiotherapyStep
+    | ImmunotherapyStep
+    | RegionalTherapyStep
     | ConcurrentStep
     | ReassessmentStep
     | MdtStep

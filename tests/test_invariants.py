@@ -14,7 +14,7 @@ from sim.runner import run_scenario
 from sim.scenario import load_scenario
 from sim.summary import analyse
 
-TREATMENT_EVENTS = (ev.CHEMO_CYCLE, ev.RT_FRACTION, ev.PROCEDURE)
+TREATMENT_EVENTS = (ev.CHEMO_CYCLE, ev.RT_FRACTION, ev.PROCEDURE, ev.REGIONAL_SESSION, ev.IMMUNOTHERAPY_DOSE)
 
 
 @st.composite
@@ -88,15 +88,19 @@ def check_invariants(scenario, events: pd.DataFrame, patients: pd.DataFrame) -> 
     assert (patients["pfs_months"] <= patients["os_months"] + 1e-9).all()
     assert (patients["pfs_months"] >= 0).all()
 
-    # completion implies every site treated and at least 2 adjuvant cycles
+    # completion implies every site treated and the strategy's minimum cycles in each phase
+    # (Li 2021: at least 2 adjuvant cycles)
     done = patients[patients["completed"]]
-    assert done["all_sites_treated"].all()
-    adjuvant = events[(events["event"] == ev.CHEMO_CYCLE) & (events["phase"] == "adjuvant")]
-    n_adj = adjuvant.groupby("patient_id").size().reindex(done["patient_id"], fill_value=0)
-    assert (n_adj >= 2).all()
+    if scenario.strategy.completion.all_sites_treated:
+        assert done["all_sites_treated"].all()
+    for phase, minimum in scenario.strategy.completion.min_cycles.items():
+        given = events[(events["event"] == ev.CHEMO_CYCLE) & (events["phase"] == phase)]
+        n_given = given.groupby("patient_id").size().reindex(done["patient_id"], fill_value=0)
+        assert (n_given >= minimum).all()
     treated = events[events["event"] == ev.SITE_TREATED].groupby("patient_id")["detail"].agg(set)
-    for pid, site in zip(done["patient_id"], done["metastatic_site"], strict=True):
-        assert set(sites_of(site)) <= treated[pid]
+    if scenario.strategy.completion.all_sites_treated:
+        for pid, site in zip(done["patient_id"], done["metastatic_site"], strict=True):
+            assert set(sites_of(site)) <= treated[pid]
 
     # pathway categories partition the cohort
     assert patients["pathway"].notna().all()

@@ -191,7 +191,7 @@ def test_resectability_model():
     mp = MdtParams(refusal=0, more_chemotherapy=0, primary_resection=0, tme_declined_low=0,
                    supportive_care=0,
                    resectable=0.5,
-                   partial_response_or=3.0, liver_gt5_or=0.2, two_organs_or=0.5)
+                   partial_response_or=3.0, liver_gt5_or=0.2, two_organs_or=0.5, pelvic=1.0)
     liver = {"has_liver": True, "has_lung": False, "n_liver_metastases": 2}
     assert resectability_probability(mp, liver, "SD") == pytest.approx(0.5)
     assert resectability_probability(mp, liver, "PR") == pytest.approx(0.75)  # odds 1 -> 3

@@ -47,7 +47,7 @@ class Evaluator:
     def __init__(self, calibration_path: str, patients: int, seed: int) -> None:
         self.cal = load_calibration(calibration_path)
         self.targets, targets_sha = load_targets(self.cal.targets_path)
-        self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=False)
+        self.raw, self.origins = load_raw(self.cal.scenario_path, use_calibration=self.cal.fitted_path)
         self.patients, self.seed = patients, seed
         self.fingerprint = model_fingerprint(self.raw, targets_sha)
         self.fit_names = [t.name for t in self.targets.targets if t.fit]
@@ -65,7 +65,7 @@ class Evaluator:
             scenario = self.scenario(x)
         except InputError as exc:  # a combination the schema refuses (e.g. CR + PR > 1)
             return {**record, "deviance": math.inf, "error": exc.one_line(), "deviances": {}}
-        stats = statistics_from_patients(patients_of(run_scenario(scenario)))
+        stats = statistics_from_patients(patients_of(run_scenario(scenario)), self.targets.km_months)
         dev = deviances(self.targets, stats)
         total = float(sum(dev[n] for n in self.fit_names))
         return {**record, "deviance": total if math.isfinite(total) else math.inf,

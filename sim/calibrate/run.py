@@ -75,7 +75,7 @@ def run_calibration(
     evaluator = runner.local
     scenario = evaluator.scenario(best_x, verify.patients, verify.seed)
     verified = patients_of(run_scenario(scenario, workers=workers))
-    stats = statistics_from_patients(verified)
+    stats = statistics_from_patients(verified, targets.km_months)
     rows = target_rows(targets, stats)
     if progress:
         progress("verification", 1, 1)
@@ -145,6 +145,6 @@ def validate_targets(result_dir: Path, targets_path: Path) -> list[dict]:
         raise InputError(str(result_dir), None, "expected a results directory with patients.parquet")
     targets, _ = load_targets(targets_path)
     patients = pd.read_parquet(file)
-    return target_rows(targets, statistics_from_patients(patients))
+    return target_rows(targets, statistics_from_patients(patients, targets.km_months))
 
 

@@ -173,7 +173,7 @@ def load_calibration(path: str | Path) -> Calibration:
         if not file.is_file():
             raise InputError(str(path), field, f"expected an existing file, got {getattr(spec, field)!r}")
     load_targets(cal.targets_path)
-    scenario = load_scenario(cal.scenario_path, use_calibration=False)
+    scenario = load_scenario(cal.scenario_path, use_calibration=cal.fitted_path)
     for i, free in enumerate(spec.parameters):
         field = f"parameters[{i}]"
         try:

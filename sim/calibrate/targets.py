@@ -107,6 +107,12 @@ class TargetsFile(BaseModel):
     cohort_size: int = Field(ge=1)
     targets: list[Target] = Field(min_length=1)
 
+    @property
+    def km_months(self) -> tuple[float, ...]:
+        """The months of the Kaplan-Meier landmarks the targets need, with the usual 12/24/36."""
+        months = {12.0, 24.0, 36.0} | {float(t.month) for t in self.targets if isinstance(t, KmTarget)}
+        return tuple(sorted(months))
+
     @model_validator(mode="after")
     def _unique(self) -> TargetsFile:
         names = [t.name for t in self.targets]

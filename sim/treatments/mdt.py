@@ -30,6 +30,7 @@ class MdtParams:
     partial_response_or: float
     liver_gt5_or: float
     two_organs_or: float
+    pelvic: float
 
 
 def compile_mdt(params) -> MdtParams:
@@ -44,6 +45,7 @@ def compile_mdt(params) -> MdtParams:
         partial_response_or=r.partial_response_odds_ratio.value,
         liver_gt5_or=r.liver_metastases_gt5_odds_ratio.value,
         two_organs_or=r.two_organs_odds_ratio.value,
+        pelvic=r.pelvic_probability.value,
     )
 
 
@@ -68,12 +70,20 @@ def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
         return "refused"
     if p.response == "CR":
         return "watch_and_wait"
-    if u[1] < resectability_probability(mp, p.attrs, p.response):
+    pelvic_ok = True
+    if mp.pelvic < 1.0 and "rectum" in p.untreated:
+        # an unresectable pelvic tumour (locally recurrent disease) that may become resectable;
+        # its own draw, taken only then, so strategies without it keep their streams
+        pelvic = mp.pelvic
+        if p.response in ("PR", "CR"):
+            pelvic = apply_odds_ratio(pelvic, mp.partial_response_or)
+        pelvic_ok = p.decisions.random() < pelvic
+    if pelvic_ok and u[1] < resectability_probability(mp, p.attrs, p.response):
         low = p.attrs["tumour_height"] == "low" and "rectum" in p.untreated
         return "metastases_only" if low and u[4] < mp.tme_declined_low else "local_treatment"
     if allow_more and u[2] < mp.more_chemotherapy:
         return "more_chemotherapy"
-    if "rectum" in p.untreated and u[3] < mp.primary_resection:
+    if pelvic_ok and "rectum" in p.untreated and u[3] < mp.primary_resection:
         return "primary_only"
     return "palliative"
 

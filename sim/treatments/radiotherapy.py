@@ -66,6 +66,8 @@ def build(spec, ctx):
         raise ValueError(f"unknown radiotherapy course {spec.course!r}")
 
     def plan(p) -> Plan:
+        if spec.phase is not None:
+            p.phase = spec.phase
         course = p.rt_course if spec.course == "assigned" else spec.course
         u = p.tox.take(DRAWS_PER_COURSE)
         toxicity = []

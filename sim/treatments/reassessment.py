@@ -38,9 +38,13 @@ def build(spec, ctx):
         u = p.response_draws.take(2)[0]
         yield from p.hold_until(target)
         p.image()
+        partial = rp.partial
+        r_or = p.attrs.get("response_odds_ratio", 1.0)
+        if r_or != 1.0:
+            partial = min(apply_odds_ratio(partial, r_or), 1.0 - rp.complete)
         if u < rp.complete:
             p.response = "CR"
-        elif u < rp.complete + rp.partial:
+        elif u < rp.complete + partial:
             p.response = "PR"
         else:
             p.response = "SD"
