@@ -326,6 +326,19 @@ def _print_comparison(result: dict, target: Path) -> None:
             row.append(_fmt(hr["mean"], "hr") + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
         table.add_row(*row)
     out.print(table)
+    for pair, params in result.get("dependence", {}).items():
+        if not params:
+            continue
+        dep = Table(title=f"{pair}: how the differences move with each drawn parameter "
+                          "(Spearman correlation over replications)")
+        dep.add_column("parameter")
+        for label in ("OS 3 years", "PFS 3 years", "RMST OS 60", "log HR OS"):
+            dep.add_column(label, justify="right")
+        for name, block in params.items():
+            dep.add_row(name.removeprefix("parameters."), *(
+                f"{block[m]['spearman_rho']:+.2f}" if m in block else "-"
+                for m in ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")))
+        out.print(dep)
     out.print("intervals: Monte Carlo error of the mean over replications"
               + (" and parameter uncertainty" if result["parameter_uncertainty"] else ""))
     out.print(f"results in {target}/ (comparison.json, one run directory per arm)")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.comparison import ArmRun, draw_overrides, run_comparison
+from sim.comparison import ArmRun, dependence, draw_overrides, run_comparison
 from sim.errors import InputError
 from sim.results_io import check_output_dir, git_commit, json_safe, manifest, swap_into_place, write_run
 from sim.scenario import load_scenario
@@ -87,9 +87,14 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
     n = scenarios[0].run.patients
 
     parameter_sets = None
+    drawn: list[dict[str, float]] = []
     if parameter_uncertainty:
         def parameter_sets(r: int) -> list:
             draws = draw_overrides(scenarios, r, seed)
+            merged: dict[str, float] = {}
+            for d in draws:
+                merged.update(d)
+            drawn.append(merged)
             return [load_scenario(p, {**overrides, **d}) for p, d in zip(paths, draws, strict=True)]
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +120,8 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             "arms": {name: {"summary": summaries[name], "metrics": result["arms"][name]}
                      for name in names},
             "pairs": result["pairs"],
+            "dependence": {pair: dependence(drawn, reps) for pair, reps in per_rep["pairs"].items()}
+            if parameter_uncertainty else {},
             "scenario_files": [str(Path(p).resolve()) for p in paths],
             "patients_per_arm": n, "replications": replications, "seed": seed,
             "replication_seeds": result["replication_seeds"],
@@ -134,6 +141,7 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
         raise
     # the table shows metric intervals per arm
     shown = {"arms": {k: v["metrics"] for k, v in result["arms"].items()}, "pairs": result["pairs"],
+             "dependence": result["dependence"],
              "replications": replications, "patients_per_arm": n,
              "parameter_uncertainty": parameter_uncertainty}
     return shown, target

@@ -242,3 +242,35 @@ def draw_overrides(scenarios: list, replication: int, seed: int) -> list[dict]:
             overrides[f"{path}.value"] = float(param.uncertainty.sample(rng, param.value))
         out.append(overrides)
     return out
+
+
+DEPENDENCE_METRICS = ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")
+
+
+def dependence(draws: list[dict[str, float]], pair_reps: list[dict]) -> dict:
+    """How each pair's differences move with each drawn parameter, across replications.
+
+    Where no data exist (an immunotherapy effect in pMMR disease, say) the answer is a function of
+    the assumption: per parameter, the Spearman correlation of the draw with each difference and
+    the least-squares slope per unit of the parameter. Only parameters that vary are reported.
+    """
+    out: dict = {}
+    if len(draws) < 3:
+        return out
+    names = sorted({k for d in draws for k in d})
+    for name in names:
+        x = np.array([d.get(name, np.nan) for d in draws], dtype=float)
+        if not np.isfinite(x).all() or np.ptp(x) == 0:
+            continue
+        block = {}
+        for metric in DEPENDENCE_METRICS:
+            y = np.array([r.get(metric, np.nan) for r in pair_reps], dtype=float)
+            ok = np.isfinite(y)
+            if ok.sum() < 3 or np.ptp(y[ok]) == 0:
+                continue
+            rho = float(stats.spearmanr(x[ok], y[ok]).statistic)
+            slope = float(np.polyfit(x[ok], y[ok], 1)[0])
+            block[metric] = {"spearman_rho": rho, "slope_per_unit": slope}
+        if block:
+            out[name.removesuffix(".value")] = block
+    return out

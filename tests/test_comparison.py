@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.comparison import arm_metrics, interval, paired_metrics, replication_seeds, run_comparison
+from sim.comparison import (
+    arm_metrics,
+    dependence,
+    interval,
+    paired_metrics,
+    replication_seeds,
+    run_comparison,
+)
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +127,25 @@ def test_compare_with_parameter_uncertainty_draws_per_replication(tmp_path):
     data = json.loads((out / "comparison.json").read_text())
     assert data["parameter_uncertainty"] is True
     assert "parameter uncertainty" in data["interval"]
+    # the answer's dependence on each drawn strategy effect is reported
+    dep = data["dependence"]["tnt_scrt_consolidation vs li2021_reference"]
+    assert "parameters.effects.progression_hazard_ratio" in dep
+    assert -1 <= dep["parameters.effects.progression_hazard_ratio"]["os_36"]["spearman_rho"] <= 1
+
+
+def test_dependence_recovers_a_known_relationship():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.5, 1.5, 30)
+    draws = [{"parameters.effects.progression_hazard_ratio.value": v, "fixed.value": 1.0} for v in x]
+    reps = [{"os_36": -0.2 * v + rng.normal(0, 0.005), "pfs_36": 0.0, "rmst_os_60": 0.0,
+             "log_hr_os": np.log(v)} for v in x]
+    out = dependence(draws, reps)
+    assert set(out) == {"parameters.effects.progression_hazard_ratio"}  # the fixed one is left out
+    block = out["parameters.effects.progression_hazard_ratio"]
+    assert block["os_36"]["spearman_rho"] < -0.9
+    assert block["os_36"]["slope_per_unit"] == pytest.approx(-0.2, abs=0.02)
+    assert block["log_hr_os"]["spearman_rho"] == pytest.approx(1.0)
+    assert "pfs_36" not in block  # constant: nothing to say
 
 
 def test_compare_refuses_different_populations(tmp_path, write_scenario):
