@@ -54,8 +54,9 @@ def app() -> None:
               help="Processes to run centres in parallel (results do not depend on it).")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
+@click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | None,
-        workers: int, force: bool, quiet: bool) -> None:
+        workers: int, force: bool, quiet: bool, no_dashboard: bool) -> None:
     """Simulate SCENARIO and write its results directory."""
     from sim.results_io import check_output_dir, manifest, write_run
     from sim.runner import run_scenario
@@ -79,6 +80,10 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
     wall = time.perf_counter() - started
     write_run(target, result.events, patients_table, summary,
               manifest(loaded, str(scenario), wall, {"workers": workers}), force=force)
+    if not no_dashboard:
+        from sim.dashboard.page import write_dashboard
+
+        write_dashboard([target], target / "dashboard.html")
     if not quiet:
         _print_summary(summary, target, wall)
 
@@ -99,9 +104,10 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
               help="Compare arms whose populations differ (the difference is then not paired).")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
+@click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None, replications: int,
             parameter_uncertainty: bool, out_dir: Path | None, workers: int,
-            allow_different_populations: bool, force: bool, quiet: bool) -> None:
+            allow_different_populations: bool, force: bool, quiet: bool, no_dashboard: bool) -> None:
     """Compare strategies (SCENARIOS, the first is the reference) on the same virtual patients."""
     from sim.compare_io import execute, prepare
 
@@ -119,6 +125,10 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
         task = bar.add_task("comparing", total=replications * len(scenarios))
         result, target = execute(plan, replications, parameter_uncertainty, workers,
                                  lambda: bar.advance(task, 1))
+    if not no_dashboard:
+        from sim.dashboard.page import write_dashboard
+
+        write_dashboard([target], target / "dashboard.html")
     if not quiet:
         _print_comparison(result, target)
 
@@ -156,6 +166,19 @@ def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | 
         import json
 
         atomic_write(json_path, json.dumps(report, indent=2) + "\n")
+
+
+@app.command()
+@click.argument("result_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_file", type=click.Path(path_type=Path), default=Path("dashboard.html"),
+              show_default=True, help="The HTML file to write (self-contained, opens offline).")
+@click.option("--title", help="Page title [default: the strategies' names].")
+def dashboard(result_dirs: tuple[Path, ...], out_file: Path, title: str | None) -> None:
+    """Interactive dashboard of RESULT_DIRS (crcsim run or crcsim compare directories)."""
+    from sim.dashboard.page import write_dashboard
+
+    path, size = write_dashboard(list(result_dirs), out_file, title)
+    out.print(f"dashboard: {path} ({size / 1e6:.1f} MB)")
 
 
 @app.command()

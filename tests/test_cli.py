@@ -26,7 +26,7 @@ def test_run_writes_results(tmp_path):
     r = crcsim("run", str(REFERENCE), "--patients", "80", "--seed", "3", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert {p.name for p in out.iterdir()} == {
-        "events.parquet", "patients.parquet", "summary.json", "manifest.json",
+        "events.parquet", "patients.parquet", "summary.json", "manifest.json", "dashboard.html",
     }
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "li2021_reference"

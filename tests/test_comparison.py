@@ -103,7 +103,8 @@ def test_compare_command_writes_paired_results(tmp_path):
                "--seed", "5", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert {p.name for p in out.iterdir()} == {
-        "comparison.json", "replications.parquet", "li2021_reference", "tnt_scrt_consolidation"}
+        "comparison.json", "replications.parquet", "li2021_reference", "tnt_scrt_consolidation",
+        "dashboard.html"}
     data = json.loads((out / "comparison.json").read_text())
     pair = data["pairs"]["tnt_scrt_consolidation vs li2021_reference"]
     for key in ("completion_rate", "grade34_toxicity_rate", "surgical_complication_rate", "os_12",

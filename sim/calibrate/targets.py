@@ -254,4 +254,5 @@ def target_rows(targets: TargetsFile, stats: Statistics) -> list[dict]:
             half = Z95 * math.sqrt(var) if var == var else float("nan")
             mc = (s * math.exp(-half), min(1.0, s * math.exp(half))) if s == s else (s, s)
             add(t.name, t, t.percent / 100, (t.ci95[0] / 100, t.ci95[1] / 100), s, mc, dev[t.name])
+            rows[-1].update({"curve": t.curve, "month": t.month})
     return rows

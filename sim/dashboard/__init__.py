@@ -1,0 +1,1 @@
+"""Interactive dashboards: figures (pure, data -> plotly) and page assembly, one HTML file."""

@@ -1,0 +1,240 @@
+"""What a dashboard shows, reduced from results directories: curves, counts, samples, never the
+raw event log (a 10,000-patient comparison of three strategies must stay a few MB).
+
+:func:`load_strategies` reads ``crcsim run`` directories and ``crcsim compare`` directories (whose
+arms are run directories); every other function is a pure reduction of a patient table, an event
+log or a comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from sim import events as ev
+from sim.errors import InputError
+from sim.results_io import RESULTS_SCHEMA_VERSION
+
+RUN_FILES = ("summary.json", "patients.parquet", "events.parquet", "manifest.json")
+SWIMMER_PATIENTS = 40
+AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
+
+
+@dataclass
+class Strategy:
+    """One arm: its summary, patient table and a small sample of its event log."""
+
+    name: str
+    directory: Path
+    summary: dict
+    manifest: dict
+    patients: pd.DataFrame
+    events: pd.DataFrame  # only what the panels need (see _events_needed)
+
+
+@dataclass
+class Loaded:
+    strategies: list[Strategy]
+    comparison: dict | None = None
+    calibration: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(str(path), None, f"cannot be read as JSON ({exc.__class__.__name__})") from None
+
+
+def _load_run(directory: Path) -> Strategy:
+    missing = [f for f in RUN_FILES if not (directory / f).is_file()]
+    if missing:
+        raise InputError(str(directory), None, "expected a results directory from crcsim run or "
+                         f"crcsim compare (missing {', '.join(missing)})")
+    manifest = _read_json(directory / "manifest.json")
+    version = manifest.get("results_schema_version")
+    if version != RESULTS_SCHEMA_VERSION:
+        raise InputError(str(directory / "manifest.json"), "results_schema_version",
+                         f"expected results of schema {RESULTS_SCHEMA_VERSION}, got {version!r} "
+                         "(rerun the scenario with this crcsim)")
+    summary = _read_json(directory / "summary.json")
+    patients = pd.read_parquet(directory / "patients.parquet")
+    events = _events_needed(pd.read_parquet(directory / "events.parquet"), patients)
+    return Strategy(summary.get("scenario", directory.name), directory, summary, manifest,
+                    patients, events)
+
+
+def _events_needed(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Resource, toxicity and complication events (for their panels) and every event of the
+    swimmer sample: a few rows per patient, not the whole log."""
+    sample = swimmer_sample(patients)
+    resource = events["event"].isin([ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE,
+                                     ev.TOXICITY, ev.COMPLICATION])
+    keep = resource | events["patient_id"].isin(sample)
+    return events.loc[keep].reset_index(drop=True)
+
+
+def load_strategies(directories: list[Path]) -> Loaded:
+    """Read run and comparison directories, in the order given (a comparison adds its arms)."""
+    out = Loaded([])
+    for directory in map(Path, directories):
+        if not directory.is_dir():
+            raise InputError(str(directory), None, "expected a results directory")
+        if (directory / "comparison.json").is_file():
+            comparison = _read_json(directory / "comparison.json")
+            for name in comparison.get("arms", {}):
+                out.strategies.append(_load_run(directory / name))
+            out.comparison = comparison
+        else:
+            out.strategies.append(_load_run(directory))
+    names = [s.name for s in out.strategies]
+    if len(set(names)) != len(names):
+        raise InputError(str(directories[-1]), None, f"expected strategies with distinct names, got {names}")
+    return out
+
+
+# ------------------------------------------------------------------------------ reductions
+
+def km_curve(patients: pd.DataFrame, endpoint: str, horizon: float = 120.0) -> dict:
+    """Kaplan-Meier estimate with its 95% band on a step grid, and numbers at risk."""
+    t = patients[f"{endpoint}_months"].to_numpy(float)
+    e = patients[f"{endpoint}_event"].to_numpy(int)
+    kmf = KaplanMeierFitter().fit(t, e)
+    sf = kmf.survival_function_.iloc[:, 0]
+    ci = kmf.confidence_interval_survival_function_
+    times = sf.index.to_numpy()
+    keep = times <= horizon
+    # thin very long curves: a step per 0.25 month is finer than the eye can see
+    grid = np.unique(np.round(times[keep] * 4) / 4)
+    idx = np.searchsorted(times, grid, side="right") - 1
+    at_risk = {m: int(np.sum(t >= m)) for m in AT_RISK_MONTHS if m <= horizon}
+    return {
+        "months": grid.tolist(),
+        "survival": sf.to_numpy()[idx].round(5).tolist(),
+        "low": ci.iloc[:, 0].to_numpy()[idx].round(5).tolist(),
+        "high": ci.iloc[:, 1].to_numpy()[idx].round(5).tolist(),
+        "at_risk": at_risk,
+    }
+
+
+def binomial_interval(k: int, n: int) -> tuple[float, float]:
+    """Wilson 95% interval of k/n."""
+    if n == 0:
+        return (math.nan, math.nan)
+    z = 1.959964
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate(mask) -> dict:
+    mask = np.asarray(mask, dtype=bool)
+    k, n = int(mask.sum()), int(mask.size)
+    low, high = binomial_interval(k, n)
+    return {"rate": k / n if n else math.nan, "low": low, "high": high, "count": k, "n": n}
+
+
+def toxicity_rates(patients: pd.DataFrame, events: pd.DataFrame | None = None) -> dict:
+    """Grade 3-4 rates by type (preoperative phase, from the patient table) with intervals."""
+    types = [c.removeprefix("grade34_") for c in patients.columns
+             if c.startswith("grade34_") and c not in ("grade34_toxicity", "grade34_toxicity_any_phase")]
+    out = {t: rate(patients[f"grade34_{t}"]) for t in types}
+    out["any type"] = rate(patients["grade34_toxicity"])
+    out["any type, any phase"] = rate(patients["grade34_toxicity_any_phase"])
+    return out
+
+
+def pathway_flows(patients: pd.DataFrame) -> list[tuple[str, str, int]]:
+    """(source, target, patients) links: start -> first MDT decision -> local treatment -> outcome."""
+    decision = patients["mdt_decision"].replace("", "no MDT").astype(str)
+    operated = patients["rectal_surgery"] | patients["metastasis_treatment"]
+    sequence = np.where(operated, "local: " + patients["sequence"].astype(str).str.replace("_", " "),
+                        "no local treatment")
+    outcome = patients["pathway"].astype(str).str.replace("_", " ")
+    stages = [np.full(len(patients), "start"), "MDT: " + decision.str.replace("_", " "), sequence,
+              "outcome: " + outcome]
+    links: dict[tuple[str, str], int] = {}
+    for a, b in zip(stages[:-1], stages[1:], strict=True):
+        for pair, n in pd.Series(list(zip(a, b, strict=True))).value_counts().items():
+            links[pair] = links.get(pair, 0) + int(n)
+    return [(a, b, n) for (a, b), n in links.items()]
+
+
+def swimmer_sample(patients: pd.DataFrame, n: int = SWIMMER_PATIENTS) -> np.ndarray:
+    """Patient ids for the swimmer plot: spread over the pathway categories, reproducibly."""
+    ids = []
+    groups = patients.groupby(patients["pathway"].astype(str), sort=True)["patient_id"]
+    per = max(1, n // max(1, groups.ngroups))
+    for _, g in groups:
+        ids.extend(g.sort_values().iloc[:: max(1, len(g) // per)][:per].tolist())
+    return np.array(sorted(ids)[:n], dtype=np.int64)
+
+
+SWIMMER_EVENTS = {
+    ev.CHEMO_CYCLE: "chemotherapy cycle", ev.RT_FRACTION: "radiotherapy fraction",
+    ev.PROCEDURE: "surgery / ablation", ev.TOXICITY: "grade 3-4 toxicity",
+    ev.PROGRESSION_DETECTED: "progression detected", ev.DEATH: "death",
+    ev.IMMUNOTHERAPY_DOSE: "immunotherapy dose", ev.REGIONAL_SESSION: "regional liver therapy",
+    ev.MDT: "MDT", ev.END_OF_FOLLOW_UP: "end of follow-up",
+}
+
+
+def swimmer_rows(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Events of the sampled patients in months since their first treatment."""
+    ids = swimmer_sample(patients)
+    arrival = patients.set_index("patient_id")["arrival_day"]
+    rows = events[events["patient_id"].isin(ids) & events["event"].isin(list(SWIMMER_EVENTS))].copy()
+    rows["months"] = (rows["day"] - rows["patient_id"].map(arrival)) / (365.25 / 12)
+    rows["what"] = rows["event"].map(SWIMMER_EVENTS)
+    rows["pathway"] = rows["patient_id"].map(patients.set_index("patient_id")["pathway"].astype(str))
+    return rows[["patient_id", "months", "what", "detail", "pathway"]]
+
+
+def weekly_use(events: pd.DataFrame, event: str) -> pd.DataFrame:
+    """Uses of a resource per calendar week (fractions, operations, MDT cases)."""
+    rows = events[events["event"] == event]
+    if event == ev.PROCEDURE:
+        rows = rows[~rows["detail"].astype(str).isin(["reoperation"])
+                    & ~rows["detail"].astype(str).str.endswith("_sbrt")]
+        rows = rows.drop_duplicates(["patient_id", "day"])
+    week = np.floor(rows["day"].to_numpy() / 7).astype(int)
+    counts = pd.Series(week).value_counts().sort_index()
+    return pd.DataFrame({"week": counts.index.to_numpy(), "uses": counts.to_numpy()})
+
+
+def waits(events: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Waiting times in days: linac (first fraction - earliest), theatre, MDT."""
+    booked = events[events["event"] == ev.RT_BOOKED]["value"].to_numpy(float)
+    ops = events[(events["event"] == ev.PROCEDURE)
+                 & (events["detail"].astype(str) != "reoperation")]["value"].to_numpy(float)
+    mdt = events[events["event"] == ev.MDT]["value"].to_numpy(float)
+    return {"linac": booked, "theatre": ops, "MDT": mdt}
+
+
+def toxicity_by_phase(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """Share of patients with a grade 3-4 event, by type and clinical phase, with intervals."""
+    tox = events[events["event"] == ev.TOXICITY]
+    n = len(patients)
+    rows = []
+    for (phase, kind), g in tox.groupby([tox["phase"].astype(str), tox["detail"].astype(str)]):
+        k = g["patient_id"].nunique()
+        rows.append({"phase": phase, "type": kind, **rate(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])})
+    return pd.DataFrame(rows, columns=["phase", "type", "rate", "low", "high", "count", "n"])
+
+
+def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    comp = events[events["event"] == ev.COMPLICATION]
+    n = len(patients)
+    rows = []
+    for kind, g in comp.groupby(comp["detail"].astype(str)):
+        k = g["patient_id"].nunique()
+        rows.append({"type": kind, **rate(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])})
+    return pd.DataFrame(rows, columns=["type", "rate", "low", "high", "count", "n"])

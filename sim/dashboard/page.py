@@ -1,0 +1,225 @@
+"""Assemble the dashboard: one self-contained HTML page (plotly.js embedded once, no network).
+
+Panels: overview cards, Kaplan-Meier OS and PFS with numbers at risk (and published landmarks
+when the scenario is calibrated), the pathway Sankey, toxicity and complications, patient
+timelines, resources and waits, and, when present, the comparison and the calibration fit.
+A strategy selector (and a pathway filter for the timelines) shows or hides every trace tagged
+with ``meta.strategy`` / ``meta.pathway``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from sim.dashboard import data as d
+from sim.dashboard import figures as f
+
+_FILTER_JS = """
+function crcsimFilter() {
+  const s = document.getElementById('strategy').value;
+  const pw = document.getElementById('pathway').value;
+  const first = document.getElementById('strategy').options[1].value;
+  document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+    if (!gd.data) { return; }
+    const visible = gd.data.map(function (t) {
+      const m = t.meta || {};
+      if (!m.strategy) { return true; }
+      let ok = (s === 'all') ? (!m.exclusive || m.strategy === first) : m.strategy === s;
+      if (ok && m.pathway && pw !== 'all') { ok = m.pathway === pw; }
+      return ok;
+    });
+    Plotly.restyle(gd, {visible: visible});
+  });
+  document.querySelectorAll('[data-strategy]').forEach(function (el) {
+    el.style.display = (s === 'all' || el.dataset.strategy === s) ? '' : 'none';
+  });
+}
+document.getElementById('strategy').addEventListener('change', crcsimFilter);
+document.getElementById('pathway').addEventListener('change', crcsimFilter);
+"""
+
+_CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 2rem 2rem; color: #222; }
+header { position: sticky; top: 0; background: white; padding: .6rem 0;
+         border-bottom: 1px solid #ddd; z-index: 10; }
+h1 { font-size: 1.4rem; margin: .3rem 0; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.cards { display: flex; flex-wrap: wrap; gap: 1rem; }
+.card { border: 1px solid #ccc; border-left: 6px solid var(--c); border-radius: 6px;
+        padding: .6rem 1rem; min-width: 15rem; }
+.card h3 { margin: 0 0 .4rem; font-size: 1rem; } .card table { border-collapse: collapse; }
+.card td { padding: .1rem .6rem .1rem 0; } .card td.v { font-weight: 600; text-align: right; }
+.note { color: #555; font-size: .9rem; } label { margin-right: 1rem; }
+"""
+
+
+def _pct(x) -> str:
+    return "-" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _with_interval(r: dict) -> str:
+    return f"{_pct(r['rate'])} ({_pct(r['low'])}-{_pct(r['high'])})"
+
+
+def _card(i: int, s: d.Strategy) -> str:
+    p = s.patients
+    comp = d.rate(p["completed"])
+    tox = d.rate(p["grade34_toxicity"])
+    os3 = s.summary["os"]
+    pfs3 = s.summary["pfs"]
+
+    def ci(block, key="36"):
+        c = (block.get("ci95") or {}).get(key)
+        return f" ({_pct(c[0])}-{_pct(c[1])})" if c else ""
+
+    rows = [
+        ("patients", f"{len(p):,}"),
+        ("completed the schedule", _with_interval(comp)),
+        ("grade 3-4 toxicity (preoperative)", _with_interval(tox)),
+        ("3-year OS", _pct(os3.get("36")) + ci(os3)),
+        ("3-year PFS", _pct(pfs3.get("36")) + ci(pfs3)),
+    ]
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td class='v'>{v}</td></tr>" for k, v in rows)
+    return (f"<div class='card' data-strategy='{html.escape(s.name)}' style='--c:{f.colour(i)}'>"
+            f"<h3>{html.escape(s.name)}</h3><table>{body}</table></div>")
+
+
+def _km_targets(strategies: list[d.Strategy]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Published Kaplan-Meier landmarks (and all calibration rows) of the first calibrated arm."""
+    for s in strategies:
+        fitted = (s.manifest.get("scenario") or {}).get("calibration")
+        if not fitted:
+            continue
+        report = Path(fitted).with_name(f"{Path(fitted).stem}_report.json")
+        if not report.is_file():
+            continue
+        rows = json.loads(report.read_text(encoding="utf-8")).get("targets", [])
+        marks: dict[str, list[dict]] = {"os": [], "pfs": []}
+        for r in rows:
+            if r.get("likelihood") != "km":
+                continue
+            curve, month = r.get("curve"), r.get("month")
+            if curve is None:
+                m = re.fullmatch(r"(os|pfs)_(\d+(?:\.\d+)?)", r["target"])
+                if not m:
+                    continue
+                curve, month = m.group(1), float(m.group(2))
+            if curve in marks:
+                marks[curve].append({"month": month, "value": r["published"],
+                                     "low": r["published_ci95"][0], "high": r["published_ci95"][1]})
+        return marks, rows
+    return {"os": [], "pfs": []}, []
+
+
+def build_figures(loaded: d.Loaded) -> list[tuple[str, str, go.Figure | None, str]]:
+    """(panel id, heading, figure or None for HTML, html) in page order."""
+    strategies = loaded.strategies
+    panels: list[tuple[str, str, go.Figure | None, str]] = []
+    cards = "".join(_card(i, s) for i, s in enumerate(strategies))
+    panels.append(("overview", "1. Overview", None, f"<div class='cards'>{cards}</div>"))
+    marks, calibration_rows = _km_targets(strategies)
+    horizon = max(float(s.patients["os_months"].max()) for s in strategies)
+    for endpoint in ("os", "pfs"):
+        curves = {s.name: d.km_curve(s.patients, endpoint, horizon) for s in strategies}
+        panels.append((f"km-{endpoint}", f"2. Kaplan-Meier {endpoint.upper()}",
+                       f.km_figure(curves, endpoint, marks[endpoint]), ""))
+        panels.append((f"at-risk-{endpoint}", "", f.at_risk_figure(curves, endpoint), ""))
+    panels.append(("sankey", "3. The pathway", f.sankey_figure(
+        {s.name: d.pathway_flows(s.patients) for s in strategies}), ""))
+    tox = {s.name: d.toxicity_rates(s.patients) for s in strategies}
+    panels.append(("toxicity", "4. Toxicity and complications", f.rates_figure(
+        tox, "Grade 3-4 toxicity by type (preoperative phases), with 95% intervals",
+        "CTCAE type"), ""))
+    by_phase = {}
+    for s in strategies:
+        frame = d.toxicity_by_phase(s.events, s.patients)
+        by_phase[s.name] = {f"{r.type} ({r.phase})": {"rate": r.rate, "low": r.low, "high": r.high,
+                                                       "count": r.count, "n": r.n}
+                            for r in frame.itertuples()}
+    panels.append(("toxicity-phase", "", f.rates_figure(
+        by_phase, "Grade 3-4 toxicity by type and phase, with 95% intervals", "type (phase)"), ""))
+    comps = {}
+    for s in strategies:
+        frame = d.complications_by_type(s.events, s.patients)
+        comps[s.name] = {r.type.replace("_", " "): {"rate": r.rate, "low": r.low, "high": r.high,
+                                                     "count": r.count, "n": r.n}
+                         for r in frame.itertuples()}
+    panels.append(("complications", "", f.rates_figure(
+        comps, "Clavien-Dindo >= III complications by type, with 95% intervals",
+        "complication"), ""))
+    panels.append(("swimmer", "5. Patient timelines", f.swimmer_figure(
+        {s.name: d.swimmer_rows(s.events, s.patients) for s in strategies}), ""))
+    weekly = {s.name: {"linac": d.weekly_use(s.events, "rt_fraction"),
+                       "theatre": d.weekly_use(s.events, "procedure"),
+                       "MDT": d.weekly_use(s.events, "mdt")} for s in strategies}
+    res = (strategies[0].manifest.get("scenario") or {}).get("resources", {})
+    capacity = {}
+    for key, name in (("linac", "linac"), ("theatre", "theatre"), ("mdt", "MDT")):
+        if key in res:
+            capacity[name] = len(res[key]["weekdays"]) * res[key]["slots_per_day"]
+    panels.append(("resources", "6. Resources", f.resources_figure(weekly, capacity), ""))
+    panels.append(("waits", "", f.waits_figure({s.name: d.waits(s.events) for s in strategies}), ""))
+    if loaded.comparison:
+        pairs = loaded.comparison.get("pairs", {})
+        panels.append(("differences", "7. Differences between strategies",
+                       f.differences_figure(pairs), ""))
+        panels.append(("forest", "", f.forest_figure(pairs), ""))
+    if calibration_rows:
+        panels.append(("calibration", "8. Calibration fit", f.calibration_figure(calibration_rows),
+                       "<p class='note'>The calibration's verification run against the published "
+                       "figures it was fitted to (and those kept back for validation).</p>"))
+    return panels
+
+
+def render(loaded: d.Loaded, title: str = "crcsim dashboard") -> str:
+    panels = build_figures(loaded)
+    names = [s.name for s in loaded.strategies]
+    pathways = sorted({str(p) for s in loaded.strategies for p in s.patients["pathway"].unique()})
+    options = "".join(f"<option value='{html.escape(n)}'>{html.escape(n)}</option>" for n in names)
+    path_opts = "".join(f"<option value='{html.escape(p)}'>{html.escape(p.replace('_', ' '))}</option>"
+                        for p in pathways)
+    body = []
+    for pid, heading, fig, extra in panels:
+        if heading:
+            body.append(f"<h2>{html.escape(heading)}</h2>")
+        if extra:
+            body.append(extra)
+        if fig is not None:
+            body.append(f"<div class='panel' id='panel-{pid}'>"
+                        + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{pid}",
+                                      config={"displaylogo": False, "responsive": True})
+                        + "</div>")
+    sources = "; ".join(f"{html.escape(s.name)}: {s.summary.get('n_patients', len(s.patients)):,} "
+                        f"patients, seed {s.summary.get('seed')}" for s in loaded.strategies)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{get_plotlyjs()}</script></head>
+<body><header><h1>{html.escape(title)}</h1>
+<label>Strategy <select id="strategy"><option value="all">all strategies</option>{options}
+</select></label>
+<label>Timelines: pathway <select id="pathway"><option value="all">all pathways</option>{path_opts}
+</select></label>
+<span class="note">{sources}</span></header>
+{''.join(body)}
+<p class="note">Made by crcsim from results directories; every number is derived from the simulated
+event logs. Intervals: 95%, binomial (Wilson) for rates, Greenwood for Kaplan-Meier.</p>
+<script type="text/javascript">{_FILTER_JS}</script>
+</body></html>
+"""
+
+
+def write_dashboard(directories: list[Path], out: Path, title: str | None = None) -> tuple[Path, int]:
+    """Load, render and write atomically; returns the path and its size in bytes."""
+    from sim.calibrate.report import atomic_write
+
+    loaded = d.load_strategies(directories)
+    names = ", ".join(s.name for s in loaded.strategies)
+    text = render(loaded, title or f"crcsim: {names}")
+    atomic_write(Path(out), text)
+    return Path(out), len(text.encode("utf-8"))
