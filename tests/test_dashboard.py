@@ -144,15 +144,14 @@ def test_dashboard_in_headless_chromium(comparison_dir):
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(page_file.as_uri(), wait_until="load")
-            page.wait_for_function(
-                f"document.querySelectorAll('.js-plotly-plot').length >= {len(panels)}", timeout=30000)
-            # every panel rendered: a plotly root with drawn content
+            drawn = ("(pid) => { const gd = document.getElementById('plot-' + pid);"
+                     " return !!gd && !!gd.data && gd.data.length > 0 &&"
+                     " gd.querySelectorAll('.main-svg').length > 0; }")
+            # the first screen draws at once; the rest as the reader scrolls to it
+            page.wait_for_function(drawn, arg="km-os", timeout=30000)
             for pid in panels:
-                drawn = page.evaluate(
-                    "(pid) => { const gd = document.getElementById('plot-' + pid);"
-                    " return !!gd && !!gd.data && gd.data.length > 0 &&"
-                    " gd.querySelectorAll('.main-svg').length > 0; }", pid)
-                assert drawn, pid
+                page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
+                page.wait_for_function(drawn, arg=pid, timeout=30000)
             cards = page.locator(".card")
             assert cards.count() == 2
             visible = ("Array.from(document.getElementById('plot-km-os').data)"

@@ -163,12 +163,22 @@ def waits_figure(waits: dict[str, dict[str, np.ndarray]]) -> go.Figure:
     """Distribution of waiting times for a linac start, an operation and an MDT place."""
     fig = go.Figure()
     for i, (strategy, by) in enumerate(waits.items()):
+        # quartiles and 5th/95th percentiles computed here: the page carries five numbers per box,
+        # not every wait
+        cats, stats = [], []
         for res, values in by.items():
             values = np.asarray(values, float)
-            fig.add_trace(go.Box(y=values, x=[res] * len(values), name=strategy, legendgroup=strategy,
-                                 showlegend=res == "linac", marker_color=colour(i), boxpoints=False,
-                                 meta={"strategy": strategy}))
-    fig.update_layout(**LAYOUT, title="Waiting times by resource and strategy", boxmode="group",
+            if len(values):
+                cats.append(res)
+                stats.append(np.percentile(values, [5, 25, 50, 75, 95]))
+        if not cats:
+            continue
+        q = np.array(stats)
+        fig.add_trace(go.Box(x=cats, lowerfence=q[:, 0], q1=q[:, 1], median=q[:, 2], q3=q[:, 3],
+                             upperfence=q[:, 4], name=strategy, legendgroup=strategy,
+                             marker_color=colour(i), meta={"strategy": strategy}))
+    fig.update_layout(**LAYOUT, title="Waiting times by resource and strategy (box: quartiles, "
+                      "whiskers: 5th-95th percentiles)", boxmode="group",
                       xaxis_title="resource", yaxis_title="wait (days)")
     return fig
 

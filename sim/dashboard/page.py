@@ -21,25 +21,40 @@ from sim.dashboard import data as d
 from sim.dashboard import figures as f
 
 _FILTER_JS = """
-function crcsimFilter() {
+function crcsimVisible(gd) {
   const s = document.getElementById('strategy').value;
   const pw = document.getElementById('pathway').value;
   const first = document.getElementById('strategy').options[1].value;
+  return gd.data.map(function (t) {
+    const m = t.meta || {};
+    if (!m.strategy) { return true; }
+    let ok = (s === 'all') ? (!m.exclusive || m.strategy === first) : m.strategy === s;
+    if (ok && m.pathway && pw !== 'all') { ok = m.pathway === pw; }
+    return ok;
+  });
+}
+function crcsimFilter() {
+  const s = document.getElementById('strategy').value;
   document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
-    if (!gd.data) { return; }
-    const visible = gd.data.map(function (t) {
-      const m = t.meta || {};
-      if (!m.strategy) { return true; }
-      let ok = (s === 'all') ? (!m.exclusive || m.strategy === first) : m.strategy === s;
-      if (ok && m.pathway && pw !== 'all') { ok = m.pathway === pw; }
-      return ok;
-    });
-    Plotly.restyle(gd, {visible: visible});
+    if (gd.data) { Plotly.restyle(gd, {visible: crcsimVisible(gd)}); }
   });
   document.querySelectorAll('[data-strategy]').forEach(function (el) {
     el.style.display = (s === 'all' || el.dataset.strategy === s) ? '' : 'none';
   });
 }
+// plots are drawn when they come near the screen, so the page opens fast however many panels
+function crcsimDraw(div) {
+  if (div.dataset.drawn) { return; }
+  div.dataset.drawn = '1';
+  const fig = JSON.parse(document.getElementById('fig-' + div.id).textContent);
+  Plotly.newPlot(div, fig.data, fig.layout, {displaylogo: false, responsive: true}).then(function (gd) {
+    Plotly.restyle(gd, {visible: crcsimVisible(gd)});
+  });
+}
+const crcsimObserver = new IntersectionObserver(function (entries) {
+  entries.forEach(function (e) { if (e.isIntersecting) { crcsimDraw(e.target); } });
+}, {rootMargin: '300px'});
+document.querySelectorAll('.lazy-plot').forEach(function (div) { crcsimObserver.observe(div); });
 document.getElementById('strategy').addEventListener('change', crcsimFilter);
 document.getElementById('pathway').addEventListener('change', crcsimFilter);
 """
@@ -190,10 +205,11 @@ def render(loaded: d.Loaded, title: str = "crcsim dashboard") -> str:
         if extra:
             body.append(extra)
         if fig is not None:
-            body.append(f"<div class='panel' id='panel-{pid}'>"
-                        + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{pid}",
-                                      config={"displaylogo": False, "responsive": True})
-                        + "</div>")
+            height = fig.layout.height or 450
+            body.append(f"<div class='panel' id='panel-{pid}'><div class='lazy-plot' id='plot-{pid}' "
+                        f"style='min-height:{height}px'></div></div>"
+                        f"<script type='application/json' id='fig-plot-{pid}'>"
+                        + fig.to_json().replace("</", "<\\/") + "</script>")
     sources = "; ".join(f"{html.escape(s.name)}: {s.summary.get('n_patients', len(s.patients)):,} "
                         f"patients, seed {s.summary.get('seed')}" for s in loaded.strategies)
     return f"""<!DOCTYPE html>
