@@ -149,6 +149,8 @@ def patient_table(
 
     cycles = event(ev.CHEMO_CYCLE)
     out["chemo_cycles"] = log.count(cycles)
+    for ph in ("neoadjuvant", "consolidation", "adjuvant"):
+        out[f"{ph}_cycles"] = log.count(cycles & log.match("phase", ph))
     cycles_by_phase = {ph: log.count(cycles & log.match("phase", ph)) for ph in completion.min_cycles}
     out["rt_fractions"] = log.count(event(ev.RT_FRACTION))
     out["rectal_surgery"] = log.any(event(ev.PROCEDURE) & detail("tme"))

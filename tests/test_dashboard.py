@@ -72,7 +72,7 @@ def test_every_strategy_trace_is_tagged(comparison_dir):
     panels = build_figures(loaded)
     ids = [pid for pid, _, _, _ in panels]
     for needed in ("overview", "km-os", "km-pfs", "sankey", "toxicity", "complications", "swimmer",
-                   "resources", "waits", "differences", "forest", "calibration"):
+                   "resources", "queues", "waits", "differences", "forest", "calibration"):
         assert needed in ids
     names = {s.name for s in loaded.strategies}
     for pid, _, fig, _ in panels:
@@ -181,3 +181,21 @@ def test_figure_functions_are_pure(small_run):
     one, two = f.km_figure(curves, "os"), f.km_figure(curves, "os")
     assert one.to_json() == two.to_json()
     assert patients.equals(before)
+
+
+def test_queue_lengths_count_the_patients_waiting():
+    import pandas as pd
+
+    # two linac bookings: one waits days 0-14, the other days 7-14: weeks 0 and 1 average 1 and 2
+    events = pd.DataFrame({"patient_id": [0, 1], "day": [0.0, 7.0], "event": ["rt_booked"] * 2,
+                           "phase": ["neoadjuvant"] * 2, "detail": ["LCRT"] * 2, "value": [14.0, 7.0]})
+    q = d.queue_lengths(events)["linac"]
+    assert q["waiting"].tolist()[:2] == [1.0, 2.0]
+    assert q["waiting"].iloc[2:].sum() == 0
+
+
+def test_sankey_stages(small_run):
+    _, patients, _ = small_run
+    nodes = {b for _, b, _ in d.pathway_flows(patients)}
+    assert {"neoadjuvant therapy", "adjuvant chemotherapy", "no adjuvant chemotherapy"} <= nodes
+    assert any(n.startswith("local: bowel first") for n in nodes)

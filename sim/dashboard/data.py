@@ -153,14 +153,22 @@ def toxicity_rates(patients: pd.DataFrame, events: pd.DataFrame | None = None) -
 
 
 def pathway_flows(patients: pd.DataFrame) -> list[tuple[str, str, int]]:
-    """(source, target, patients) links: start -> first MDT decision -> local treatment -> outcome."""
+    """(source, target, patients) links: start -> neoadjuvant therapy -> MDT decision -> local
+    treatment (bowel-first, metastases-first, simultaneous) -> adjuvant -> outcome."""
+    n = len(patients)
+    pre = patients.get("neoadjuvant_cycles", pd.Series(0, index=patients.index)) + patients.get(
+        "consolidation_cycles", pd.Series(0, index=patients.index))
+    neo = np.where((pre > 0) | (patients["rt_fractions"] > 0), "neoadjuvant therapy",
+                   "no neoadjuvant therapy")
     decision = patients["mdt_decision"].replace("", "no MDT").astype(str)
     operated = patients["rectal_surgery"] | patients["metastasis_treatment"]
     sequence = np.where(operated, "local: " + patients["sequence"].astype(str).str.replace("_", " "),
                         "no local treatment")
+    adjuvant = np.where(patients.get("adjuvant_cycles", pd.Series(0, index=patients.index)) > 0,
+                        "adjuvant chemotherapy", "no adjuvant chemotherapy")
     outcome = patients["pathway"].astype(str).str.replace("_", " ")
-    stages = [np.full(len(patients), "start"), "MDT: " + decision.str.replace("_", " "), sequence,
-              "outcome: " + outcome]
+    stages = [np.full(n, "start"), neo, "MDT: " + decision.str.replace("_", " "), sequence,
+              adjuvant, "outcome: " + outcome]
     links: dict[tuple[str, str], int] = {}
     for a, b in zip(stages[:-1], stages[1:], strict=True):
         for pair, n in pd.Series(list(zip(a, b, strict=True))).value_counts().items():
@@ -238,3 +246,37 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
         k = g["patient_id"].nunique()
         rows.append({"type": kind, **rate(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])})
     return pd.DataFrame(rows, columns=["type", "rate", "low", "high", "count", "n"])
+
+
+def queue_lengths(events: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Mean number of patients waiting for each resource, per week.
+
+    A wait is the interval from asking to getting the slot: the linac's from its booking (the
+    row's day) for ``value`` days; an operation's and an MDT place's ends at the row's day."""
+    spans = {
+        "linac": events[events["event"] == ev.RT_BOOKED],
+        "theatre": events[(events["event"] == ev.PROCEDURE)
+                          & (events["detail"].astype(str) != "reoperation")
+                          & ~events["detail"].astype(str).str.endswith("_sbrt")],
+        "MDT": events[events["event"] == ev.MDT],
+    }
+    out = {}
+    for name, rows in spans.items():
+        day = rows["day"].to_numpy(float)
+        wait = rows["value"].to_numpy(float)
+        start, end = (day, day + wait) if name == "linac" else (day - wait, day)
+        if len(day) == 0:
+            out[name] = pd.DataFrame({"week": [], "waiting": []})
+            continue
+        # patients waiting on each day (a wait counts from the day it starts to the day it ends),
+        # then the mean over each week
+        first = int(np.floor(start.min()))
+        days = int(np.ceil(end.max())) - first + 8
+        change = np.zeros(days)
+        np.add.at(change, np.floor(start).astype(int) - first, 1.0)
+        np.add.at(change, np.floor(end).astype(int) - first, -1.0)
+        daily = np.cumsum(change)
+        weeks = len(daily) // 7
+        weekly = daily[: weeks * 7].reshape(weeks, 7).mean(axis=1)
+        out[name] = pd.DataFrame({"week": np.arange(weeks) + first // 7, "waiting": weekly})
+    return out

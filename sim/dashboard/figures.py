@@ -159,6 +159,27 @@ def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, f
     return fig
 
 
+def queues_figure(queues: dict[str, dict[str, object]]) -> go.Figure:
+    """Mean number of patients waiting for the linac, an operation and an MDT place, per week."""
+    names = ["linac", "theatre", "MDT"]
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[f"waiting for the {n}" if n != "theatre" else
+                                        "waiting for an operation" for n in names])
+    for i, (strategy, by) in enumerate(queues.items()):
+        for row, res in enumerate(names, start=1):
+            frame = by[res]
+            fig.add_trace(go.Scatter(x=frame["week"], y=frame["waiting"], mode="lines", name=strategy,
+                                     legendgroup=strategy, showlegend=row == 1,
+                                     line={"color": colour(i), "width": 1.5}, meta={"strategy": strategy},
+                                     hovertemplate="week %{x}: %{y:.1f} waiting<extra>" + strategy
+                                     + "</extra>"),
+                          row=row, col=1)
+            fig.update_yaxes(title_text="patients waiting", row=row, col=1)
+    fig.update_xaxes(title_text="week of the simulation (all centres)", row=3, col=1)
+    fig.update_layout(**LAYOUT, title="Queues: mean number of patients waiting per week", height=650)
+    return fig
+
+
 def waits_figure(waits: dict[str, dict[str, np.ndarray]]) -> go.Figure:
     """Distribution of waiting times for a linac start, an operation and an MDT place."""
     fig = go.Figure()

@@ -178,6 +178,8 @@ def build_figures(loaded: d.Loaded) -> list[tuple[str, str, go.Figure | None, st
         if key in res:
             capacity[name] = len(res[key]["weekdays"]) * res[key]["slots_per_day"]
     panels.append(("resources", "6. Resources", f.resources_figure(weekly, capacity), ""))
+    panels.append(("queues", "", f.queues_figure({s.name: d.queue_lengths(s.events)
+                                                   for s in strategies}), ""))
     panels.append(("waits", "", f.waits_figure({s.name: d.waits(s.events) for s in strategies}), ""))
     if loaded.comparison:
         pairs = loaded.comparison.get("pairs", {})
