@@ -182,6 +182,59 @@ def dashboard(result_dirs: tuple[Path, ...], out_file: Path, title: str | None) 
 
 
 @app.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Results directory [default: results/sweeps/<name>].")
+@click.option("--workers", type=int, help="Parallel workers [default: all cores].")
+@click.option("--backend", type=click.Choice(["processes", "dask", "serial"]), default="processes",
+              show_default=True, help="Local processes, a Dask cluster, or this process.")
+@click.option("--scheduler",
+              help="An existing Dask scheduler, e.g. tcp://host:8786 (means --backend dask).")
+@click.option("--resume", is_flag=True, help="Continue a sweep: finished points are not run again.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: str,
+          scheduler: str | None, resume: bool, quiet: bool) -> None:
+    """Run a sensitivity sweep (SWEEP_FILE): every point stored as it finishes, resumable."""
+    from sim.sweep.run import run_sweep
+    from sim.sweep.spec import load_sweep
+
+    _positive("--workers", workers)
+    spec = load_sweep(sweep_file).spec
+    target = out_dir if out_dir is not None else Path("results") / "sweeps" / spec.name
+    if scheduler:
+        backend = "dask"
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
+        TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+    ) as bar:
+        task = bar.add_task(f"sweep {spec.name}", total=None)
+        try:
+            summary = run_sweep(sweep_file, target, backend, workers, scheduler, resume,
+                                lambda done, total: bar.update(task, completed=done, total=total))
+        except KeyboardInterrupt:
+            err.print(f"crcsim: interrupted; finished points are kept in {target}: rerun with "
+                      "--resume to continue", markup=False, highlight=False)
+            sys.exit(130)
+    if not quiet:
+        _print_sweep(summary, target)
+
+
+def _print_sweep(summary: dict, target: Path) -> None:
+    for output, block in summary.get("tornado", {}).items():
+        table = Table(title=f"{summary['name']}: {output} (base {block['base']:.4g})")
+        for name in ("parameter", "low -> value", "high -> value", "swing", "2 x MC SE", ""):
+            table.add_column(name)
+        for b in block["bars"]:
+            table.add_row(b["parameter"].removeprefix("parameters."),
+                          f"{b['levels'][0]:g} -> {b['values'][0]:.4g}",
+                          f"{b['levels'][-1]:g} -> {b['values'][-1]:.4g}",
+                          f"{b['swing']:.4g}", f"{2 * b['mc_se']:.3g}", "noise" if b["noise"] else "")
+        out.print(table)
+    out.print(f"{summary['points']} points, {summary['failed']} failed; results in {target}/ "
+              "(points.sqlite, results.parquet, summary.json)")
+
+
+@app.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO (and what it extends) without running it."""
