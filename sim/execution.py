@@ -58,24 +58,18 @@ def run_tasks(fn: Callable, tasks: Iterable[tuple[str, Any]], backend: str = "pr
                 for fut in pending:
                     fut.cancel()
     elif backend == "dask":
+        from contextlib import nullcontext
+
         from distributed import Client, LocalCluster, as_completed
 
-        cluster = None
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler)
-        try:
+        cluster = (LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                dashboard_address=None) if scheduler is None else nullcontext())
+        # the client closes before its cluster, so no worker heartbeats into a closed scheduler
+        with cluster, Client(cluster if scheduler is None else scheduler) as client:
             futures = {client.submit(_call, fn, task, key=f"crcsim-{key}", pure=False): key
                        for key, task in tasks}
             for fut in as_completed(list(futures)):
                 value, error = fut.result()
                 yield Outcome(futures[fut], value, error)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     else:
         raise ValueError(f"unknown backend {backend!r} (expected serial, processes or dask)")
