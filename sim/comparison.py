@@ -31,7 +31,7 @@ LANDMARKS = (12, 24, 36)
 RMST_HORIZONS = (36, 60)
 RATES = ("completion_rate", "grade34_toxicity_rate", "grade34_toxicity_any_phase_rate",
          "surgical_complication_rate")
-_RATE_COLUMNS = {"completion_rate": "completed", "grade34_toxicity_rate": "grade34_toxicity",
+RATE_COLUMNS = {"completion_rate": "completed", "grade34_toxicity_rate": "grade34_toxicity",
                  "grade34_toxicity_any_phase_rate": "grade34_toxicity_any_phase",
                  "surgical_complication_rate": "surgical_complication"}
 
@@ -43,7 +43,7 @@ def _km(patients: pd.DataFrame, endpoint: str) -> KaplanMeierFitter:
 def arm_metrics(patients: pd.DataFrame) -> dict[str, float]:
     """The outcomes compared between arms: rates, survival at landmarks and RMST, all 0-1 or
     months. A landmark past the longest follow-up is NaN rather than extrapolated."""
-    out = {name: float(patients[col].mean()) for name, col in _RATE_COLUMNS.items()}
+    out = {name: float(patients[col].mean()) for name, col in RATE_COLUMNS.items()}
     for endpoint in ("os", "pfs"):
         kmf = _km(patients, endpoint)
         longest = float(patients[f"{endpoint}_months"].max())

@@ -108,7 +108,8 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
     draws = {purpose: uniform_rows(seed, purpose, start, stop).tolist() for purpose in
              (*PATIENT_PURPOSES, "disease")}
     purpose_ids = {purpose: PURPOSES[purpose][0] for purpose in PATIENT_PURPOSES}
-    immuno_id = PURPOSES["immunotherapy"][0]
+    # only strategies that give immunotherapy need its stream
+    immuno_id = PURPOSES["immunotherapy"][0] if compiled.immunotherapy is not None else None
     arrivals = arrival_times(scenario, centre, len(ids)).tolist()
     horizon = scenario.run.horizon_months * DAYS_PER_MONTH
     treated_at_entry = tuple(scenario.population.treated_at_entry)
@@ -124,7 +125,8 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
                 patients["male"][j], patients["progression_hr"][j], patients["death_hr"][j],
             )
             streams = {k: Stream(draws[k][j], seed, purpose_ids[k], pid) for k in PATIENT_PURPOSES}
-            streams["immunotherapy"] = Stream([], seed, immuno_id, pid)
+            if immuno_id is not None:
+                streams["immunotherapy"] = Stream([], seed, immuno_id, pid)
             p = Patient(pid, env, rows, patients["attrs"][j], clock, now + horizon, streams)
             p.log(ev.ARRIVAL, str(centre), patients["age_years"][j])
             if treated_at_entry:

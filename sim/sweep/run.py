@@ -16,7 +16,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy.integrate import IntegrationWarning
 
-from sim.comparison import arm_metrics
+from sim.comparison import RATE_COLUMNS, arm_metrics
 from sim.execution import run_tasks
 from sim.sweep.spec import Sweep, load_sweep
 from sim.sweep.store import Store, point_key
@@ -25,11 +25,9 @@ from sim.sweep.store import Store, point_key
 def metric_se(patients: pd.DataFrame, name: str) -> float:
     """Monte Carlo standard error of an output at this cohort size (binomial for rates,
     Greenwood for landmarks, lifelines' variance for RMST)."""
-    from sim.comparison import _RATE_COLUMNS
-
     n = len(patients)
-    if name in _RATE_COLUMNS:
-        p = float(patients[_RATE_COLUMNS[name]].mean())
+    if name in RATE_COLUMNS:
+        p = float(patients[RATE_COLUMNS[name]].mean())
         return math.sqrt(p * (1 - p) / n) if n else math.nan
     rmst = name.startswith("rmst_")
     endpoint, month = name.removeprefix("rmst_").split("_")
