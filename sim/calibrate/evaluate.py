@@ -25,6 +25,11 @@ def key(x, patients: int, seed: int, fingerprint: str = "") -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+_NOT_MODEL_DIRS = {"calibrate", "sweep", "dashboard"}
+_NOT_MODEL_FILES = {"cli.py", "results_io.py", "comparison.py", "compare_io.py", "execution.py",
+                    "screening.py"}
+
+
 def model_fingerprint(raw: dict, targets_sha256: str) -> str:
     """What an evaluation depends on besides its parameters: the scenario as resolved, the
     targets and the model's code. A cached evaluation of another model is never reused."""
@@ -33,9 +38,9 @@ def model_fingerprint(raw: dict, targets_sha256: str) -> str:
     digest.update(targets_sha256.encode())
     package = Path(__file__).resolve().parent.parent
     for file in sorted(package.rglob("*.py")):
-        # the model's code only: the calibration machinery, CLI and writers do not change results
-        if "calibrate" in file.parts or file.name in ("cli.py", "results_io.py", "comparison.py",
-                                                     "compare_io.py"):
+        # the model's code only: the machinery around it (calibration, sweeps, comparisons,
+        # dashboards, the CLI and the writers) does not change results
+        if set(file.parts) & _NOT_MODEL_DIRS or file.name in _NOT_MODEL_FILES:
             continue
         digest.update(file.read_bytes())
     return digest.hexdigest()[:16]

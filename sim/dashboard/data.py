@@ -137,7 +137,11 @@ def binomial_interval(k: int, n: int) -> tuple[float, float]:
 
 def rate(mask) -> dict:
     mask = np.asarray(mask, dtype=bool)
-    k, n = int(mask.sum()), int(mask.size)
+    return rate_of(int(mask.sum()), int(mask.size))
+
+
+def rate_of(k: int, n: int) -> dict:
+    """k of n patients, with the Wilson 95% interval."""
     low, high = binomial_interval(k, n)
     return {"rate": k / n if n else math.nan, "low": low, "high": high, "count": k, "n": n}
 
@@ -233,8 +237,7 @@ def toxicity_by_phase(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
     n = len(patients)
     rows = []
     for (phase, kind), g in tox.groupby([tox["phase"].astype(str), tox["detail"].astype(str)]):
-        k = g["patient_id"].nunique()
-        rows.append({"phase": phase, "type": kind, **rate(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])})
+        rows.append({"phase": phase, "type": kind, **rate_of(g["patient_id"].nunique(), n)})
     return pd.DataFrame(rows, columns=["phase", "type", "rate", "low", "high", "count", "n"])
 
 
@@ -243,8 +246,7 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
     n = len(patients)
     rows = []
     for kind, g in comp.groupby(comp["detail"].astype(str)):
-        k = g["patient_id"].nunique()
-        rows.append({"type": kind, **rate(np.r_[np.ones(k, bool), np.zeros(n - k, bool)])})
+        rows.append({"type": kind, **rate_of(g["patient_id"].nunique(), n)})
     return pd.DataFrame(rows, columns=["type", "rate", "low", "high", "count", "n"])
 
 

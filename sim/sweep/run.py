@@ -3,7 +3,6 @@ and summarise (a tornado for one-way sweeps)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import warnings
@@ -62,10 +61,13 @@ def evaluate_point(task: dict) -> dict:
 
 
 def _fingerprint(sweep: Sweep) -> str:
+    """The resolved scenario and the model's code, as the calibration cache keys them: a point
+    stored before either changed is not taken on --resume."""
+    from sim.calibrate.evaluate import model_fingerprint
     from sim.scenario import load_raw
 
     raw, _ = load_raw(sweep.scenario_path)
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return model_fingerprint(raw, "")
 
 
 def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", workers: int | None = None,

@@ -21,8 +21,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.comparison import LANDMARKS, RATES, RMST_HORIZONS
+from sim.documents import read_yaml_mapping, validate_document
 from sim.errors import InputError
-from sim.scenario import load_scenario, read_yaml_mapping, validate_document
+from sim.scenario import load_scenario
 
 OUTPUTS = (*RATES, *(f"{e}_{t}" for e in ("os", "pfs") for t in LANDMARKS),
            *(f"rmst_{e}_{t}" for e in ("os", "pfs") for t in RMST_HORIZONS))
