@@ -9,8 +9,16 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 import sim
 from sim.errors import InputError
@@ -181,6 +189,13 @@ def dashboard(result_dirs: tuple[Path, ...], out_file: Path, title: str | None) 
     out.print(f"dashboard: {path} ({size / 1e6:.1f} MB)")
 
 
+class _Rate(ProgressColumn):
+    """Points per minute, once there is a rate to show."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed * 60:.1f}/min" if task.speed else "")
+
+
 @app.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
@@ -205,7 +220,7 @@ def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: 
         backend = "dask"
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-        TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+        _Rate(), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
     ) as bar:
         task = bar.add_task(f"sweep {spec.name}", total=None)
         try:
@@ -216,22 +231,9 @@ def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: 
                       "--resume to continue", markup=False, highlight=False)
             sys.exit(130)
     if not quiet:
-        _print_sweep(summary, target)
+        from sim.sweep.report import print_summary
 
-
-def _print_sweep(summary: dict, target: Path) -> None:
-    for output, block in summary.get("tornado", {}).items():
-        table = Table(title=f"{summary['name']}: {output} (base {block['base']:.4g})")
-        for name in ("parameter", "low -> value", "high -> value", "swing", "2 x MC SE", ""):
-            table.add_column(name)
-        for b in block["bars"]:
-            table.add_row(b["parameter"].removeprefix("parameters."),
-                          f"{b['levels'][0]:g} -> {b['values'][0]:.4g}",
-                          f"{b['levels'][-1]:g} -> {b['values'][-1]:.4g}",
-                          f"{b['swing']:.4g}", f"{2 * b['mc_se']:.3g}", "noise" if b["noise"] else "")
-        out.print(table)
-    out.print(f"{summary['points']} points, {summary['failed']} failed; results in {target}/ "
-              "(points.sqlite, results.parquet, summary.json)")
+        print_summary(out, summary, target)
 
 
 @app.command()

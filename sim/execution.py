@@ -1,13 +1,18 @@
-"""One execution layer for many-runs jobs: serial, local processes, or a Dask cluster.
+"""One execution layer for many-runs jobs (sweep points, calibration candidates, comparison
+replications): serial, local processes, or a Dask cluster.
 
-A job is a picklable function applied to independent tasks; results come back as they finish
-(in any order), each with its task's key, so the caller can store it at once. Every task carries
-its own seed, so the results do not depend on the backend or the number of workers.
+A job applies a picklable function to independent tasks; results come back as they finish (in any
+order), each with its task's key, so the caller can store it at once. Every task carries its own
+seed, so the results do not depend on the backend or the number of workers.
 
 - ``serial``: in this process (debugging, tiny jobs);
 - ``processes``: a local pool of ``workers`` spawned processes;
-- ``dask``: a dask.distributed ``Client``, on a ``LocalCluster`` of ``workers`` processes or on an
-  existing scheduler (``scheduler="tcp://host:8786"``, e.g. started by dask-jobqueue on SLURM).
+- ``dask``: a dask.distributed ``Client``, on a ``LocalCluster`` of ``workers`` single-threaded
+  processes or on an existing scheduler (``scheduler="tcp://host:8786"``, e.g. started by
+  dask-jobqueue on SLURM).
+
+An :class:`Executor` keeps its pool or cluster across calls, so an analysis that runs in rounds
+(root-finding, an optimiser's batches) pays the start-up once.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+
+BACKENDS = ("processes", "dask", "serial")
 
 
 @dataclass
@@ -34,19 +41,92 @@ def _call(fn: Callable, task: Any) -> tuple[Any, str | None]:
         return None, f"{exc.__class__.__name__}: {exc}"
 
 
-def run_tasks(fn: Callable, tasks: Iterable[tuple[str, Any]], backend: str = "processes",
-              workers: int | None = None, scheduler: str | None = None) -> Iterator[Outcome]:
-    """Apply ``fn`` to every (key, task); yield an :class:`Outcome` per task as it finishes."""
-    tasks = list(tasks)
-    workers = workers or os.cpu_count() or 1
-    if backend == "serial" or (backend == "processes" and workers == 1):
-        for key, task in tasks:
-            value, error = _call(fn, task)
-            yield Outcome(key, value, error)
-    elif backend == "processes":
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_call, fn, task): key for key, task in tasks}
+def _quiet_dask_workers() -> dict:
+    """Dask settings for CPU-bound single-threaded tasks: the worker's statistical profiler
+    samples every task thread's stack 100 times a second and takes the GIL to do it; memory
+    spilling is pointless for tasks that return a few numbers."""
+    return {
+        "distributed.worker.profile.enabled": False,
+        "distributed.worker.profile.interval": "1000ms",
+        "distributed.worker.memory.target": False,
+        "distributed.worker.memory.spill": False,
+        "distributed.admin.system-monitor.interval": "2000ms",
+    }
+
+
+class Executor:
+    """A pool of workers that lives as long as the ``with`` block."""
+
+    def __init__(self, backend: str = "processes", workers: int | None = None,
+                 scheduler: str | None = None) -> None:
+        if scheduler:
+            backend = "dask"
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (expected {', '.join(BACKENDS)})")
+        self.workers = workers or os.cpu_count() or 1
+        self.backend = "serial" if backend == "processes" and self.workers == 1 else backend
+        self.scheduler = scheduler
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = self._cluster = self._config = None
+
+    def __enter__(self) -> Executor:
+        if self.backend == "processes":
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        elif self.backend == "dask":
+            import dask
+            from distributed import Client, LocalCluster
+
+            self._config = dask.config.set(_quiet_dask_workers())
+            self._config.__enter__()
+            if self.scheduler is None:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            self._client = Client(self._cluster if self.scheduler is None else self.scheduler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        # the client closes before its cluster, so no worker heartbeats into a closed scheduler
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+
+    @property
+    def parallelism(self) -> int:
+        """How many tasks run at once (a round of a sequential search can use this many)."""
+        if self.backend == "serial":
+            return 1
+        if self._client is not None and self.scheduler is not None:
+            return max(1, sum(self._client.nthreads().values()))
+        return self.workers
+
+    def submit(self, fn: Callable, *args: Any) -> Any:
+        """One call; the returned object's ``result()`` gives its value (or raises)."""
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        if self._client is not None:
+            return self._client.submit(fn, *args, pure=False)
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+            done.set_exception(exc)
+        return done
+
+    def map_unordered(self, fn: Callable, tasks: Iterable[tuple[str, Any]]) -> Iterator[Outcome]:
+        """Apply ``fn`` to every (key, task); yield an :class:`Outcome` per task as it finishes."""
+        tasks = list(tasks)
+        if self.backend == "serial":
+            for key, task in tasks:
+                value, error = _call(fn, task)
+                yield Outcome(key, value, error)
+        elif self._pool is not None:
+            futures = {self._pool.submit(_call, fn, task): key for key, task in tasks}
             pending = set(futures)
             try:
                 while pending:
@@ -57,19 +137,22 @@ def run_tasks(fn: Callable, tasks: Iterable[tuple[str, Any]], backend: str = "pr
             finally:
                 for fut in pending:
                     fut.cancel()
-    elif backend == "dask":
-        from contextlib import nullcontext
+        else:
+            from distributed import as_completed
 
-        from distributed import Client, LocalCluster, as_completed
-
-        cluster = (LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address=None) if scheduler is None else nullcontext())
-        # the client closes before its cluster, so no worker heartbeats into a closed scheduler
-        with cluster, Client(cluster if scheduler is None else scheduler) as client:
-            futures = {client.submit(_call, fn, task, key=f"crcsim-{key}", pure=False): key
+            futures = {self._client.submit(_call, fn, task, key=f"crcsim-{key}", pure=False): key
                        for key, task in tasks}
-            for fut in as_completed(list(futures)):
-                value, error = fut.result()
-                yield Outcome(futures[fut], value, error)
-    else:
-        raise ValueError(f"unknown backend {backend!r} (expected serial, processes or dask)")
+            try:
+                for fut in as_completed(list(futures)):
+                    value, error = fut.result()
+                    yield Outcome(futures[fut], value, error)
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+
+def run_tasks(fn: Callable, tasks: Iterable[tuple[str, Any]], backend: str = "processes",
+              workers: int | None = None, scheduler: str | None = None) -> Iterator[Outcome]:
+    """Apply ``fn`` to every (key, task) on a pool made for this job alone."""
+    with Executor(backend, workers, scheduler) as executor:
+        yield from executor.map_unordered(fn, tasks)

@@ -218,6 +218,8 @@ def set_by_path(raw: dict, dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node = raw
     for key in keys[:-1]:
+        if not isinstance(node.get(key, {}), dict):
+            node[key] = {"value": node[key]}  # a parameter written as a bare number
         node = node.setdefault(key, {})
     node[keys[-1]] = value
 

@@ -56,8 +56,9 @@ def _resource(calendar, patient_ids: np.ndarray, days: np.ndarray, waits: np.nda
     }
 
 
-def resource_use(events: pd.DataFrame, population: pd.DataFrame, resources) -> dict:
-    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
+def resource_records(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per resource: the patient and day of every slot used (linac fractions, theatre sessions,
+    MDT cases), and every wait in days with its patient (a linac wait is a course's booking)."""
     event = events["event"]
     pid, day, value = (events[c].to_numpy() for c in ("patient_id", "day", "value"))
     fractions = (event == ev.RT_FRACTION).to_numpy()
@@ -71,12 +72,17 @@ def resource_use(events: pd.DataFrame, population: pd.DataFrame, resources) -> d
     ops = ops.drop_duplicates(["p", "d"])
     mdt = (event == ev.MDT).to_numpy()
     return {
-        "linac": _resource(resources.linac, pid[fractions], day[fractions], value[booked],
-                           population),
-        "theatre": _resource(resources.theatre, ops["p"].to_numpy(), ops["d"].to_numpy(),
-                             ops["w"].to_numpy(), population),
-        "mdt": _resource(resources.mdt, pid[mdt], day[mdt], value[mdt], population),
+        "linac": (pid[fractions], day[fractions], value[booked], pid[booked]),
+        "theatre": (ops["p"].to_numpy(), ops["d"].to_numpy(), ops["w"].to_numpy(), ops["p"].to_numpy()),
+        "mdt": (pid[mdt], day[mdt], value[mdt], pid[mdt]),
     }
+
+
+def resource_use(events: pd.DataFrame, population: pd.DataFrame, resources) -> dict:
+    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
+    records = resource_records(events)
+    return {name: _resource(getattr(resources, name), ids, days, waits, population)
+            for name, (ids, days, waits, _) in records.items()}
 
 
 def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:

@@ -64,8 +64,8 @@ def test_bad_sweep_files_fail_before_any_run(tmp_path, monkeypatch, parameters, 
 def test_one_way_points_are_base_then_each_level(tmp_path):
     sweep = load_sweep(_sweep(tmp_path, SMALL))
     points = sweep.points()
-    assert points[0] == {} and len(points) == 5
-    assert points[1] == {"parameters.resectability.probability.value": 0.4}
+    assert points[0] == {"": {}} and len(points) == 5
+    assert points[1] == {"": {"parameters.resectability.probability.value": 0.4}}
 
 
 def _final_table(out: Path) -> pd.DataFrame:
@@ -76,16 +76,16 @@ def _final_table(out: Path) -> pd.DataFrame:
 def test_backends_and_resume_give_the_same_table(tmp_path):
     path = _sweep(tmp_path, SMALL)
     serial = tmp_path / "serial"
-    run_sweep(path, serial, backend="serial")
+    run_sweep(path, serial, backend="serial", dashboard=False)
     expected = _final_table(serial)
     assert expected["error"].isna().all() and len(expected) == 5 * 3
 
     processes = tmp_path / "processes"
-    run_sweep(path, processes, backend="processes", workers=2)
+    run_sweep(path, processes, backend="processes", workers=2, dashboard=False)
     pd.testing.assert_frame_equal(_final_table(processes), expected)
 
     dask = tmp_path / "dask"
-    run_sweep(path, dask, backend="dask", workers=2)
+    run_sweep(path, dask, backend="dask", workers=2, dashboard=False)
     pd.testing.assert_frame_equal(_final_table(dask), expected)
 
     # killed after two points: those are kept, and --resume runs only the rest
@@ -96,14 +96,14 @@ def test_backends_and_resume_give_the_same_table(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(path, killed, backend="serial", progress=stop)
+        run_sweep(path, killed, backend="serial", progress=stop, dashboard=False)
     import sim.sweep.run as run_module
 
     calls = []
     original = run_module.evaluate_point
     run_module.evaluate_point = lambda task: calls.append(1) or original(task)
     try:
-        run_sweep(path, killed, backend="serial", resume=True)
+        run_sweep(path, killed, backend="serial", resume=True, dashboard=False)
     finally:
         run_module.evaluate_point = original
     assert len(calls) == 3
@@ -115,7 +115,7 @@ def test_backends_and_resume_give_the_same_table(tmp_path):
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     # complete + partial response probabilities above 1 are refused when the point is built
     path = _sweep(tmp_path, [{"path": "parameters.response.partial_probability", "values": [0.6, 0.999]}])
-    summary = run_sweep(path, tmp_path / "out", backend="serial")
+    summary = run_sweep(path, tmp_path / "out", backend="serial", dashboard=False)
     table = _final_table(tmp_path / "out")
     assert summary["failed"] == 1
     failed = table[table["error"].notna()]
@@ -124,7 +124,7 @@ def test_a_failing_point_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 def test_tornado_flags_noise_and_ranks_by_swing(tmp_path):
-    summary = run_sweep(_sweep(tmp_path, SMALL), tmp_path / "out", backend="serial")
+    summary = run_sweep(_sweep(tmp_path, SMALL), tmp_path / "out", backend="serial", dashboard=False)
     bars = summary["tornado"]["completion_rate"]["bars"]
     assert bars[0]["swing"] >= bars[1]["swing"]
     for b in bars:

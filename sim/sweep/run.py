@@ -1,145 +1,190 @@
-"""Run a sweep: expand its points, evaluate them on the execution layer, store each as it finishes,
-and summarise (a tornado for one-way sweeps)."""
+"""Run a sweep: expand its points, evaluate them on the execution layer, store each as it
+finishes, and summarise (tornado, grid, PSA, Sobol/Morris or threshold)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
-from scipy.integrate import IntegrationWarning
 
-from sim.comparison import RATE_COLUMNS, arm_metrics
-from sim.execution import run_tasks
-from sim.sweep.spec import Sweep, load_sweep
+from sim.errors import InputError
+from sim.execution import Executor
+from sim.sweep import analyses
+from sim.sweep.point import evaluate_point
+from sim.sweep.spec import Sweep, Threshold, load_sweep
 from sim.sweep.store import Store, point_key
 
-
-def metric_se(patients: pd.DataFrame, name: str) -> float:
-    """Monte Carlo standard error of an output at this cohort size (binomial for rates,
-    Greenwood for landmarks, lifelines' variance for RMST)."""
-    n = len(patients)
-    if name in RATE_COLUMNS:
-        p = float(patients[RATE_COLUMNS[name]].mean())
-        return math.sqrt(p * (1 - p) / n) if n else math.nan
-    rmst = name.startswith("rmst_")
-    endpoint, month = name.removeprefix("rmst_").split("_")
-    kmf = KaplanMeierFitter().fit(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
-    if rmst:
-        # lifelines gives the variance of the restricted survival time itself: the mean's is /n
-        with warnings.catch_warnings():
-            # quadrature over a step function: scipy warns of subdivisions, the value is fine
-            warnings.simplefilter("ignore", IntegrationWarning)
-            _, var = restricted_mean_survival_time(kmf, t=float(month), return_variance=True)
-        return math.sqrt(var / n)
-    ci = kmf.confidence_interval_survival_function_
-    t = float(month)
-    idx = np.searchsorted(ci.index.to_numpy(), t, side="right") - 1
-    low, high = ci.iloc[max(idx, 0), 0], ci.iloc[max(idx, 0), 1]
-    return float(high - low) / (2 * 1.959964)
-
-
-def evaluate_point(task: dict) -> dict:
-    """Run one point (in a worker): the scenario with the point's overrides; its outputs and their
-    Monte Carlo standard errors."""
-    from sim.runner import run_scenario
-    from sim.scenario import load_scenario
-    from sim.summary import patients_of
-
-    overrides = {**task["overrides"], "run.patients": task["patients"], "run.seed": task["seed"]}
-    scenario = load_scenario(task["scenario"], overrides)
-    patients = patients_of(run_scenario(scenario))
-    metrics = arm_metrics(patients)
-    outputs = {k: metrics[k] for k in task["outputs"]}
-    return {"outputs": outputs, "mc_se": {k: metric_se(patients, k) for k in task["outputs"]}}
+Progress = Callable[[int, int], None]
 
 
 def _fingerprint(sweep: Sweep) -> str:
-    """The resolved scenario and the model's code, as the calibration cache keys them: a point
-    stored before either changed is not taken on --resume."""
+    """The resolved scenarios, the model's code and the point evaluation's code, as the
+    calibration cache keys them: a point stored before any of them changed is not taken on
+    --resume."""
     from sim.calibrate.evaluate import model_fingerprint
-    from sim.scenario import load_raw
 
-    raw, _ = load_raw(sweep.scenario_path)
-    return model_fingerprint(raw, "")
+    digest = hashlib.sha256()
+    for arm in sweep.arms:
+        digest.update(f"{arm}:{model_fingerprint(sweep.raw[arm][0], '')}".encode())
+    here = Path(__file__).resolve().parent
+    for name in ("point.py", "mc_error.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class _Points:
+    """Evaluates numbered points through the store: finished ones (on --resume) are read back,
+    the rest run on the executor and are committed one by one as they finish."""
+
+    def __init__(self, sweep: Sweep, store: Store, executor: Executor, resume: bool,
+                 progress: Progress | None) -> None:
+        self.sweep, self.store, self.executor, self.progress = sweep, store, executor, progress
+        self.fingerprint = _fingerprint(sweep)
+        self.done = store.finished() if resume else {}
+        self.count = 0
+        self.finished = 0
+        self.expected = 0
+
+    def run(self, points: list[dict]) -> list[dict | None]:
+        """Values ({"outputs", "mc_se"}, or None for a failed point) in the order given."""
+        spec = self.sweep.spec
+        reference = self.sweep.reference if self.sweep.comparison else None
+        keys = []
+        tasks: dict[str, dict] = {}
+        numbers: dict[str, list[int]] = {}
+        for overrides in points:
+            key = point_key(self.fingerprint, overrides, spec.patients, spec.seed,
+                            [list(spec.outputs), spec.bootstrap, reference])
+            keys.append(key)
+            numbers.setdefault(key, []).append(self.count)
+            if key in self.done:
+                self.store.number(self.count, key)
+            elif key not in tasks:
+                tasks[key] = {"overrides": overrides,
+                              "arms": {a: str(p) for a, p in self.sweep.arm_paths.items()},
+                              "patients": spec.patients, "seed": spec.seed,
+                              "outputs": list(spec.outputs), "reference": reference,
+                              "bootstrap": spec.bootstrap}
+            self.count += 1
+        self.finished += len(points) - sum(len(numbers[k]) for k in tasks)
+        self.expected = max(self.expected, self.finished + sum(len(numbers[k]) for k in tasks))
+        self._tick()
+        for outcome in self.executor.map_unordered(evaluate_point, tasks.items()):
+            value = outcome.value if outcome.error is None else None
+            self.store.add(outcome.key, numbers[outcome.key], tasks[outcome.key]["overrides"],
+                           value["outputs"] if value else None, value["mc_se"] if value else None,
+                           outcome.error)
+            self.done[outcome.key] = value
+            self.finished += len(numbers[outcome.key])
+            self._tick()
+        return [self.done.get(k) for k in keys]
+
+    def _tick(self) -> None:
+        if self.progress:
+            self.progress(self.finished, max(self.expected, self.finished))
 
 
 def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", workers: int | None = None,
               scheduler: str | None = None, resume: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> dict:
+              progress: Progress | None = None, dashboard: bool = True) -> dict:
     sweep = load_sweep(path)  # every check before anything runs
     out_dir = Path(out_dir)
     db = out_dir / "points.sqlite"
     if db.exists() and not resume:
-        from sim.errors import InputError
-
         raise InputError(str(out_dir), None, "expected a new directory, or --resume to continue it")
-    store = Store(db)
     spec = sweep.spec
-    fingerprint = _fingerprint(sweep)
-    points = sweep.points()
-    keys = [point_key(fingerprint, p, spec.patients, spec.seed) for p in points]
-    done = store.finished() if resume else set()
-    tasks = [(key, {"number": i, "overrides": p, "scenario": str(sweep.scenario_path),
-                    "patients": spec.patients, "seed": spec.seed, "outputs": list(spec.outputs)})
-             for i, (key, p) in enumerate(zip(keys, points, strict=True)) if key not in done]
-    by_key = dict(tasks)
-    finished = len(points) - len(tasks)
-    if progress:
-        progress(finished, len(points))
+    store = Store(db)
+    summary: dict = {"name": spec.name, "description": spec.description, "analysis": spec.analysis.type,
+                     "patients": spec.patients, "seed": spec.seed,
+                     "arms": {a: str(p) for a, p in sweep.arm_paths.items()} if sweep.comparison
+                     else {"scenario": str(sweep.arm_paths[""])},
+                     "reference": sweep.reference or None, "outputs": sweep.output_names()}
     try:
-        for outcome in run_tasks(evaluate_point, tasks, backend, workers, scheduler):
-            task = by_key[outcome.key]
-            value = outcome.value or {}
-            store.add(outcome.key, task["number"], task["overrides"], value.get("outputs"),
-                      value.get("mc_se"), outcome.error)
-            finished += 1
-            if progress:
-                progress(finished, len(points))
+        with Executor(backend, workers, scheduler) as executor:
+            runner = _Points(sweep, store, executor, resume, progress)
+            if isinstance(spec.analysis, Threshold):
+                summary["threshold"] = _threshold(sweep, runner)
+            else:
+                design = None
+                if spec.analysis.type in ("one_way", "grid"):
+                    points = sweep.points()
+                elif spec.analysis.type == "psa":
+                    from sim.sweep.designs import psa_points
+
+                    points = psa_points(sweep)
+                else:
+                    from sim.sweep.designs import salib_design, salib_points
+
+                    design, points = salib_design(sweep), salib_points(sweep)
+                runner.run(points)
         table = store.table()
     finally:
         store.close()
+    points_total = runner.count
+    summary["points"] = points_total
+    summary["failed"] = int(table.loc[table["error"].notna(), "point"].nunique())
+    kind = spec.analysis.type
+    if kind == "one_way":
+        summary["tornado"] = analyses.tornado(sweep, table, points_total)
+    elif kind == "grid":
+        summary["grid"] = analyses.grid(sweep, table, points_total)
+    elif kind == "psa":
+        summary["psa"] = analyses.psa(sweep, table, points_total)
+    elif kind in ("sobol", "morris"):
+        summary[kind] = analyses.salib_indices(sweep, table, points_total, design)
     table.to_parquet(out_dir / "results.parquet", index=False)
-    summary = {"name": spec.name, "points": len(points), "failed": int(table["error"].notna().sum()),
-               "analysis": spec.analysis.type}
-    if spec.analysis.type == "one_way":
-        summary["tornado"] = tornado(sweep, table)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json) + "\n")
+    if dashboard:
+        from sim.dashboard.sweep_page import write_sweep_dashboard
+
+        write_sweep_dashboard(out_dir)
     return summary
 
 
-def tornado(sweep: Sweep, table: pd.DataFrame) -> dict:
-    """Per output and parameter: base, low and high values, the swing, and whether the swing is
-    smaller than twice its Monte Carlo error (noise rather than an effect)."""
-    ok = table[table["error"].isna()]
-    out: dict = {}
-    for output in sweep.spec.outputs:
-        rows = ok[ok["output"] == output]
-        base = rows[rows["point"] == 0]
-        if base.empty:
-            continue
-        base_value = float(base["value"].iloc[0])
-        bars = []
-        number = 1
-        for v in sweep.spec.analysis.parameters:
-            values, ses = [], []
-            for _ in v.levels():
-                r = rows[rows["point"] == number]
-                values.append(float(r["value"].iloc[0]) if len(r) else math.nan)
-                ses.append(float(r["mc_se"].iloc[0]) if len(r) else math.nan)
-                number += 1
-            swing = float(np.nanmax(values) - np.nanmin(values))
-            # common random numbers: the difference's error is far below the independent-runs bound
-            # used here (sqrt of the summed variances): a conservative flag
-            noise_se = math.sqrt(sum(s * s for s in (ses[0], ses[-1])))
-            bars.append({"parameter": v.path, "levels": v.levels(), "values": values,
-                         "swing": swing, "mc_se": noise_se, "noise": bool(swing < 2 * noise_se)})
-        bars.sort(key=lambda b: -b["swing"])
-        out[output] = {"base": base_value, "bars": bars}
-    return out
+def _json(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON: {type(x).__name__}")
+
+
+def _threshold(sweep: Sweep, runner: _Points) -> dict:
+    """A bracketing grid over the range, then k-section rounds inside the narrowest bracket
+    where the paired difference crosses the target, until the bracket is narrower than the
+    tolerance."""
+    analysis = sweep.spec.analysis
+    assert isinstance(analysis, Threshold)
+    v = analysis.parameter
+    arm = analysis.arm or next(a for a in sweep.arms if a != sweep.reference)
+    output = f"{analysis.output}[{arm} - {sweep.reference}]"
+    arm_of = {v.path: v.arms}
+    evaluated: list[tuple[float, float, float]] = []
+
+    def evaluate(xs: list[float]) -> None:
+        results = runner.run([sweep.overrides({v.path: x}, arm_of) for x in xs])
+        for x, r in zip(xs, results, strict=True):
+            y = r["outputs"].get(output) if r else None
+            s = r["mc_se"].get(output) if r else None
+            evaluated.append((x, math.nan if y is None else y, math.nan if s is None else s))
+
+    runner.expected = analysis.initial_points + analysis.max_rounds * analysis.points_per_round
+    evaluate([float(x) for x in np.linspace(v.low, v.high, analysis.initial_points)])
+    rounds = 0
+    for _ in range(analysis.max_rounds):
+        result = analyses.threshold_result(sweep, evaluated)
+        if not result["found"]:
+            break
+        a, b = result["bracket"]
+        if b - a <= analysis.tolerance:
+            break
+        k = analysis.points_per_round
+        evaluate([a + (b - a) * i / (k + 1) for i in range(1, k + 1)])
+        rounds += 1
+    runner.expected = runner.finished
+    runner._tick()
+    result = analyses.threshold_result(sweep, evaluated)
+    result.update(arm=arm, reference=sweep.reference, rounds=rounds, tolerance=analysis.tolerance)
+    return result

@@ -1,32 +1,48 @@
-"""Sweep files: the scenario, the outputs of interest and the analysis, checked before any run.
+"""Sweep files: the scenario (or the arms of a comparison), the outputs of interest and one
+analysis, all checked before any run.
 
-    name: reference_tornado
-    scenario: ../li2021_reference.yaml
-    patients: 2000            # per point
-    seed: 11                  # the same for every point: common random numbers
-    outputs: [completion_rate, os_36, pfs_36, rmst_os_60]
+    name: sbrt_pd1_threshold
+    arms:                       # or scenario: ../li2021_reference.yaml for one strategy
+      control: ../crlm_r1_adjuvant_chemo.yaml
+      sbrt_pd1: ../crlm_r1_sbrt_pd1.yaml
+    reference: control          # differences are arm minus reference [default: the first arm]
+    patients: 2000              # per arm and point
+    seed: 11                    # the same for every point and arm: common random numbers
+    outputs: [pfs_24, os_36]
     analysis:
-      type: one_way           # each parameter low and high, the others at their base value
-      parameters:
-        - {path: parameters.disease.progression.cure_probability_all_sites_treated, low: 0.1, high: 0.35}
-    # or type: grid, parameters with values: [...], every combination
+      type: threshold           # one_way | grid | psa | sobol | morris | threshold
+      parameter: {path: parameters.effects.progression_hazard_ratio, low: 0.3, high: 1.2, arms: [sbrt_pd1]}
+      output: pfs_24
+      target: 0.10
+
+A varied ``path`` is a scenario parameter (its ``value`` is set) or a plain number of the
+scenario, such as ``resources.linac.slots_per_day`` or ``run.arrivals.per_week``; ``arms``
+restricts it to some arms (an effect that only the experimental arm has).
 """
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.comparison import LANDMARKS, RATES, RMST_HORIZONS
 from sim.documents import read_yaml_mapping, validate_document
 from sim.errors import InputError
-from sim.scenario import load_scenario
+from sim.params import Param
+from sim.scenario import build_scenario, load_raw
 
+RESOURCE_OUTPUTS = tuple(f"{r}_{m}" for r in ("linac", "theatre", "mdt")
+                         for m in ("mean_wait_days", "utilisation"))
 OUTPUTS = (*RATES, *(f"{e}_{t}" for e in ("os", "pfs") for t in LANDMARKS),
-           *(f"rmst_{e}_{t}" for e in ("os", "pfs") for t in RMST_HORIZONS))
+           *(f"rmst_{e}_{t}" for e in ("os", "pfs") for t in RMST_HORIZONS), *RESOURCE_OUTPUTS)
+#: outputs where less is better (for "probability that each strategy is best")
+LOWER_IS_BETTER = (*(r for r in RATES if r != "completion_rate"),
+                   *(o for o in RESOURCE_OUTPUTS if o.endswith("wait_days")))
+Output = Literal[OUTPUTS]  # type: ignore[valid-type]
+ARM_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 
 class _Frozen(BaseModel):
@@ -38,6 +54,7 @@ class Varied(_Frozen):
     low: float | None = None
     high: float | None = None
     values: list[float] | None = Field(None, min_length=1)
+    arms: list[str] | None = Field(None, min_length=1, description="only these arms [default: all]")
 
     @model_validator(mode="after")
     def _range(self) -> Varied:
@@ -51,60 +68,246 @@ class Varied(_Frozen):
         return list(self.values) if self.values is not None else [self.low, self.high]
 
 
-class Analysis(_Frozen):
-    type: Literal["one_way", "grid"]
+class Bounded(Varied):
+    """A parameter with a range (global analyses and thresholds need one)."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Bounded:
+        if self.low is None or self.high is None:
+            raise ValueError("expected low and high")
+        return self
+
+
+class OneWay(_Frozen):
+    type: Literal["one_way"]
     parameters: list[Varied] = Field(min_length=1)
+
+
+class Grid(_Frozen):
+    type: Literal["grid"]
+    parameters: list[Varied] = Field(min_length=1)
+
+
+class Psa(_Frozen):
+    """Probabilistic analysis: every draw takes one calibration posterior set and a draw of every
+    other parameter's uncertainty distribution, the same draw in every arm."""
+
+    type: Literal["psa"]
+    draws: int = Field(ge=2)
+    posterior: bool = Field(True, description="fitted parameters from the calibration posterior")
+    parameters: Literal["all"] | list[str] = Field(
+        "all", description="'all' parameters with an uncertainty distribution, or these paths")
+
+
+class GlobalSensitivity(_Frozen):
+    """Sobol (Saltelli sampling, first-order and total indices) or Morris elementary effects,
+    through SALib, over uniform ranges."""
+
+    type: Literal["sobol", "morris"]
+    parameters: list[Bounded] = Field(min_length=2)
+    samples: int = Field(ge=2, description="Sobol: base samples N (a power of 2), N(D+2) points; "
+                                           "Morris: trajectories, N(D+1) points")
+    levels: int = Field(4, ge=2, description="Morris grid levels")
+
+
+class Threshold(_Frozen):
+    """The value of one parameter at which an arm's difference from the reference on one output
+    reaches ``target``: a bracketing grid, then rounds of k-section search on the paired
+    difference (common random numbers make it close to monotone)."""
+
+    type: Literal["threshold"]
+    parameter: Bounded
+    output: Output
+    arm: str | None = Field(None, description="the arm compared [default: the first non-reference]")
+    target: float = 0.0
+    target_source: str | None = None
+    initial_points: int = Field(5, ge=3, description="the bracketing grid, ends included")
+    points_per_round: int = Field(2, ge=1, description="k-section: points added inside the bracket "
+                                  "each round (fixed, so the result does not depend on the workers)")
+    tolerance: float = Field(gt=0, description="stop when the bracket is this narrow")
+    max_rounds: int = Field(8, ge=0)
+
+
+Analysis = Annotated[OneWay | Grid | Psa | GlobalSensitivity | Threshold, Field(discriminator="type")]
 
 
 class SweepSpec(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str | None = None
-    scenario: str
+    scenario: str | None = None
+    arms: dict[Annotated[str, Field(pattern=ARM_NAME)], str] | None = Field(None, min_length=2)
+    reference: str | None = None
     patients: int = Field(ge=10)
     seed: int = Field(0, ge=0)
-    outputs: list[Literal[OUTPUTS]] = Field(min_length=1)  # type: ignore[valid-type]
+    bootstrap: int = Field(200, ge=20, description="paired bootstrap resamples for MC errors")
+    outputs: list[Output] = Field(min_length=1)
     analysis: Analysis
+
+    @model_validator(mode="after")
+    def _arms(self) -> SweepSpec:
+        if (self.scenario is None) == (self.arms is None):
+            raise ValueError("expected either scenario or arms")
+        if self.arms is None:
+            if self.reference is not None:
+                raise ValueError("reference needs arms")
+            if isinstance(self.analysis, Threshold):
+                raise ValueError("a threshold analysis compares arms: expected arms")
+            return self
+        names = list(self.arms)
+        if self.reference is not None and self.reference not in names:
+            raise ValueError(f"expected reference to be one of the arms {names}, got {self.reference!r}")
+        if isinstance(self.analysis, Threshold) and self.analysis.arm is not None:
+            if self.analysis.arm not in names or self.analysis.arm == self.reference_arm:
+                raise ValueError("expected analysis.arm to be a non-reference arm, "
+                                 f"got {self.analysis.arm!r}")
+        return self
+
+    @property
+    def reference_arm(self) -> str | None:
+        return None if self.arms is None else (self.reference or next(iter(self.arms)))
 
 
 class Sweep:
-    """A checked sweep: its scenario resolved, every varied path a parameter, every level in its
-    domain."""
+    """A checked sweep: its arms' scenarios resolved; every varied path a parameter or a number of
+    each arm it applies to, every level valid there."""
 
     def __init__(self, spec: SweepSpec, path: Path) -> None:
         self.spec, self.path = spec, path
-        self.scenario_path = (path.parent / spec.scenario).resolve()
+        files = spec.arms if spec.arms is not None else {"": spec.scenario}
+        self.arm_paths = {arm: (path.parent / f).resolve() for arm, f in files.items()}
+        self.comparison = spec.arms is not None
+        #: per arm, the raw scenario (extends resolved) and its origins, as load_scenario reads it
+        self.raw: dict[str, tuple[dict, dict]] = {}
+        #: per arm, varied path -> the override key (``path.value`` for a parameter)
+        self.keys: dict[str, dict[str, str]] = {}
 
-    def points(self) -> list[dict[str, float]]:
-        """Overrides of each point; the base point (no override) first."""
-        params = self.spec.analysis.parameters
+    @property
+    def arms(self) -> list[str]:
+        return list(self.arm_paths)
+
+    @property
+    def reference(self) -> str:
+        return self.spec.reference_arm or ""
+
+    def scenario(self, arm: str, overrides: dict | None = None):
+        raw, origins = self.raw[arm]
+        return build_scenario(raw, origins, self.arm_paths[arm], overrides)
+
+    def output_names(self) -> list[str]:
+        """Stored outputs: the metrics themselves for one scenario; per arm ``metric[arm]`` and per
+        other arm ``metric[arm - reference]`` for a comparison."""
+        if not self.comparison:
+            return list(self.spec.outputs)
+        names = [f"{m}[{a}]" for m in self.spec.outputs for a in self.arms]
+        names += [difference_name(m, a, self.reference) for m in self.spec.outputs
+                  for a in self.arms if a != self.reference]
+        return names
+
+    def varied(self) -> list[Varied]:
+        a = self.spec.analysis
+        if isinstance(a, Threshold):
+            return [a.parameter]
+        return list(getattr(a, "parameters", [])) if not isinstance(a, Psa) else []
+
+    def overrides(self, values: dict[str, float], arm_of: dict[str, list[str] | None]) -> dict:
+        """Per arm, the override keys of one point's ``values`` (path -> value)."""
+        out: dict[str, dict[str, float]] = {arm: {} for arm in self.arms}
+        for path, value in values.items():
+            for arm in arm_of.get(path) or self.arms:
+                out[arm][self.keys[arm][path]] = value
+        return out
+
+    def design_points(self) -> list[dict[str, float]]:
+        """One-way and grid points as path -> value (the base point, no change, first)."""
+        params = self.varied()
         if self.spec.analysis.type == "one_way":
             pts: list[dict[str, float]] = [{}]
             for v in params:
-                pts.extend({f"{v.path}.value": level} for level in v.levels())
+                pts.extend({v.path: level} for level in v.levels())
             return pts
         combos = itertools.product(*(v.levels() for v in params))
-        return [{f"{v.path}.value": level for v, level in zip(params, combo, strict=True)}
-                for combo in combos]
+        return [{v.path: level for v, level in zip(params, combo, strict=True)} for combo in combos]
+
+    def points(self) -> list[dict]:
+        """One-way and grid points as per-arm overrides."""
+        arm_of = {v.path: v.arms for v in self.varied()}
+        return [self.overrides(p, arm_of) for p in self.design_points()]
+
+
+def difference_name(metric: str, arm: str, reference: str) -> str:
+    return f"{metric}[{arm} - {reference}]"
+
+
+def _resolve(scenario, path: str) -> tuple[str, object]:
+    """The override key of ``path`` in a loaded scenario and what it points at."""
+    node = scenario
+    walked: list[str] = []
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        else:
+            raise KeyError(f"no key {part!r} in {'.'.join(walked) or 'the scenario'}")
+        walked.append(part)
+    if isinstance(node, Param):
+        return f"{path}.value", node
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        raise KeyError(f"{path} is neither a parameter with a value nor a number")
+    return path, node
+
+
+def _check_varied(sweep: Sweep, v: Varied, field: str) -> None:
+    file = str(sweep.path)
+    if v.arms and not sweep.comparison:
+        raise InputError(file, f"{field}.arms", "expected no arms: the sweep has one scenario")
+    for arm in v.arms or []:
+        if arm not in sweep.arms:
+            raise InputError(file, f"{field}.arms", f"expected arms among {sweep.arms}, got {arm!r}")
+    for arm in v.arms or sweep.arms:
+        base = sweep.scenario(arm)
+        try:
+            key, node = _resolve(base, v.path)
+        except KeyError as exc:
+            where = f" in arm {arm}" if arm else ""
+            raise InputError(file, f"{field}.path",
+                             f"unknown parameter path{where} ({exc.args[0]})") from None
+        sweep.keys[arm][v.path] = key
+        for level in v.levels():
+            if isinstance(node, Param):
+                if not node.in_domain(level):
+                    raise InputError(file, field, f"expected levels within the parameter's domain "
+                                     f"({node.domain[4]}), got {level:g}")
+                continue
+            if isinstance(node, int) and level != int(level):
+                raise InputError(file, field, f"expected whole numbers for {v.path}, got {level:g}")
+            try:
+                sweep.scenario(arm, {key: int(level) if isinstance(node, int) else level})
+            except InputError as exc:
+                raise InputError(file, field, f"expected levels the scenario accepts: {v.path} = "
+                                 f"{level:g} gives {exc.expected}") from None
 
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; every problem is an InputError before anything runs."""
-    from sim.calibrate.spec import _resolve_param
-
     path = Path(path)
     spec = validate_document(SweepSpec, read_yaml_mapping(path), path)
     sweep = Sweep(spec, path)
-    if not sweep.scenario_path.is_file():
-        raise InputError(str(path), "scenario", f"expected an existing file, got {spec.scenario!r}")
-    scenario = load_scenario(sweep.scenario_path)
-    for i, v in enumerate(spec.analysis.parameters):
-        field = f"analysis.parameters[{i}]"
-        try:
-            param = _resolve_param(scenario, v.path)
-        except KeyError as exc:
-            raise InputError(str(path), f"{field}.path", f"unknown parameter path ({exc.args[0]})") from None
-        for level in v.levels():
-            if not param.in_domain(level):
-                raise InputError(str(path), field, f"expected levels within the parameter's domain "
-                                 f"({param.domain[4]}), got {level:g}")
+    for arm, file in sweep.arm_paths.items():
+        field = f"arms.{arm}" if arm else "scenario"
+        if not file.is_file():
+            raise InputError(str(path), field, f"expected an existing file, got {str(file)!r}")
+        sweep.raw[arm] = load_raw(file)
+        sweep.scenario(arm)  # a bad scenario is reported as its own file's problem
+        sweep.keys[arm] = {}
+    analysis = spec.analysis
+    if isinstance(analysis, Threshold):
+        _check_varied(sweep, analysis.parameter, "analysis.parameter")
+    elif isinstance(analysis, Psa):
+        from sim.sweep.designs import check_psa_parameters
+
+        check_psa_parameters(sweep)
+    else:
+        for i, v in enumerate(analysis.parameters):
+            _check_varied(sweep, v, f"analysis.parameters[{i}]")
     return sweep

@@ -1,0 +1,99 @@
+"""One sweep point, evaluated in a worker: every arm run with the point's overrides on the same
+seed (common random numbers), its outputs, their differences from the reference arm, and the
+Monte Carlo standard error of each from a paired bootstrap over the virtual patients."""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from sim.comparison import arm_metrics
+from sim.sweep.mc_error import metric_replicates, resample_weights, standard_error
+from sim.sweep.spec import RESOURCE_OUTPUTS, difference_name
+
+
+@lru_cache(maxsize=16)
+def _raw(path: str, mtime: float) -> tuple[dict, dict]:
+    """The merged raw scenario, read once per worker (a point copies it before overriding)."""
+    from sim.scenario import load_raw
+
+    return load_raw(path)
+
+
+def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
+                      names: list[str]) -> tuple[dict, dict]:
+    """Mean waits and utilisation of the linac, theatre and MDT, with bootstrap replicates
+    (patients resampled, each with all their slots and waits)."""
+    from sim.summary import resource_records, resource_use
+
+    wanted = [n for n in names if n in RESOURCE_OUTPUTS]
+    if not wanted:
+        return {}, {}
+    use = resource_use(result.events, patients, result.scenario.resources)
+    records = resource_records(result.events)
+    ids = patients["patient_id"].to_numpy()
+    values, reps = {}, {}
+    for name in wanted:
+        resource, measure = name.split("_", 1)
+        slot_ids, _, waits, wait_ids = records[resource]
+        values[name] = float(use[resource][measure])
+        if measure == "utilisation":
+            used = np.bincount(np.searchsorted(ids, slot_ids), minlength=len(ids))
+            total = used.sum()
+            reps[name] = (weights @ used) / total * values[name] if total else np.zeros(len(weights))
+        else:
+            pos = np.searchsorted(ids, wait_ids)
+            sums = np.bincount(pos, weights=waits, minlength=len(ids))
+            counts = np.bincount(pos, minlength=len(ids))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps[name] = (weights @ sums) / (weights @ counts)
+    return values, reps
+
+
+def evaluate_point(task: dict) -> dict:
+    """Run one point; ``task`` holds the arms' scenario files, the per-arm overrides, patients,
+    seed, outputs, the reference arm and the number of bootstrap resamples."""
+    from sim.runner import run_scenario
+    from sim.scenario import build_scenario
+    from sim.summary import patients_of
+
+    metrics = task["outputs"]
+    run = {"run.patients": task["patients"], "run.seed": task["seed"]}
+    per_arm: dict[str, tuple[dict, dict]] = {}
+    weights = None
+    for arm, path in task["arms"].items():
+        raw, origins = _raw(path, os.path.getmtime(path))
+        scenario = build_scenario(raw, origins, path, {**task["overrides"].get(arm, {}), **run})
+        result = run_scenario(scenario)
+        patients = patients_of(result).sort_values("patient_id", kind="stable")
+        if weights is None or len(weights[0]) != len(patients):
+            weights = resample_weights(len(patients), task["bootstrap"], task["seed"])
+        values = {k: v for k, v in arm_metrics(patients).items() if k in metrics}
+        reps = {k: metric_replicates(patients, k, weights) for k in values}
+        extra, extra_reps = _resource_outputs(result, patients, weights, metrics)
+        per_arm[arm] = ({**values, **extra}, {**reps, **extra_reps})
+    outputs: dict[str, float] = {}
+    mc_se: dict[str, float] = {}
+    reference = task.get("reference")
+    for arm, (values, reps) in per_arm.items():
+        for m in metrics:
+            name = m if reference is None else f"{m}[{arm}]"
+            outputs[name], mc_se[name] = values[m], standard_error(reps[m])
+    if reference is not None:
+        ref_values, ref_reps = per_arm[reference]
+        for arm, (values, reps) in per_arm.items():
+            if arm == reference:
+                continue
+            for m in metrics:
+                name = difference_name(m, arm, reference)
+                outputs[name] = values[m] - ref_values[m]
+                paired = (reps[m] - ref_reps[m]
+                          if reps[m] is not None and ref_reps[m] is not None else None)
+                mc_se[name] = standard_error(paired)
+    return {"outputs": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                        for k, v in outputs.items()},
+            "mc_se": {k: (None if math.isnan(v) else v) for k, v in mc_se.items()}}
