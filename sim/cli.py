@@ -52,6 +52,21 @@ def app() -> None:
     """crcsim: discrete-event simulation of stage IV rectal cancer treatment pathways."""
 
 
+def _execution_options(default_workers: int | None):
+    """--workers, --backend and --scheduler: where a many-runs job runs (sim.execution)."""
+    def decorate(fn):
+        fn = click.option("--scheduler", help="An existing Dask scheduler, e.g. tcp://host:8786 "
+                          "(means --backend dask).")(fn)
+        fn = click.option("--backend", type=click.Choice(["processes", "dask", "serial"]),
+                          default="processes", show_default=True,
+                          help="Local processes, a Dask cluster, or this process.")(fn)
+        return click.option("--workers", type=int, default=default_workers,
+                            show_default=default_workers is not None,
+                            help="Parallel workers" + ("" if default_workers else
+                                                       " [default: all cores]") + ".")(fn)
+    return decorate
+
+
 @app.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--patients", type=int, help="Number of patients (overrides the file).")
@@ -107,15 +122,16 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
                    "effects from their ranges (the same draw for every arm).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/compare-<arm>-...].")
-@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
+@_execution_options(default_workers=1)
 @click.option("--allow-different-populations", is_flag=True,
               help="Compare arms whose populations differ (the difference is then not paired).")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 @click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None, replications: int,
-            parameter_uncertainty: bool, out_dir: Path | None, workers: int,
-            allow_different_populations: bool, force: bool, quiet: bool, no_dashboard: bool) -> None:
+            parameter_uncertainty: bool, out_dir: Path | None, workers: int, backend: str,
+            scheduler: str | None, allow_different_populations: bool, force: bool, quiet: bool,
+            no_dashboard: bool) -> None:
     """Compare strategies (SCENARIOS, the first is the reference) on the same virtual patients."""
     from sim.compare_io import execute, prepare
 
@@ -132,7 +148,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
     ) as bar:
         task = bar.add_task("comparing", total=replications * len(scenarios))
         result, target = execute(plan, replications, parameter_uncertainty, workers,
-                                 lambda: bar.advance(task, 1))
+                                 lambda: bar.advance(task, 1), backend, scheduler)
     if not no_dashboard:
         from sim.dashboard.page import write_dashboard
 
@@ -200,11 +216,7 @@ class _Rate(ProgressColumn):
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/sweeps/<name>].")
-@click.option("--workers", type=int, help="Parallel workers [default: all cores].")
-@click.option("--backend", type=click.Choice(["processes", "dask", "serial"]), default="processes",
-              show_default=True, help="Local processes, a Dask cluster, or this process.")
-@click.option("--scheduler",
-              help="An existing Dask scheduler, e.g. tcp://host:8786 (means --backend dask).")
+@_execution_options(default_workers=None)
 @click.option("--resume", is_flag=True, help="Continue a sweep: finished points are not run again.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: str,
@@ -253,13 +265,13 @@ def validate(scenario: Path) -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--patients", type=int, help="Patients per candidate evaluation (overrides the spec).")
 @click.option("--seed", type=int, help="Seed of every candidate evaluation (overrides the spec).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
+@_execution_options(default_workers=1)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Working directory (evaluations, report) [default: results/calibration/<name>]; "
                    "rerunning with the same directory resumes.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
-def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int,
-              out_dir: Path | None, quiet: bool) -> None:
+def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int, backend: str,
+              scheduler: str | None, out_dir: Path | None, quiet: bool) -> None:
     """Fit the scenario's free parameters to the targets of SPEC (a calibration YAML)."""
     from sim.calibrate.run import run_calibration
 
@@ -278,7 +290,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int,
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            report = run_calibration(spec, out_dir, patients, seed, workers, progress)
+            report = run_calibration(spec, out_dir, patients, seed, workers, progress, backend, scheduler)
         except KeyboardInterrupt:
             where = out_dir if out_dir is not None else "results/calibration/<name>"
             err.print(f"crcsim: interrupted; finished evaluations are kept in {where}/evaluations: "

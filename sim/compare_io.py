@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim.comparison import ArmRun, dependence, draw_overrides, run_comparison
 from sim.errors import InputError
+from sim.execution import Executor
 from sim.results_io import check_output_dir, git_commit, json_safe, manifest, swap_into_place, write_run
 from sim.scenario import load_scenario
 
@@ -80,7 +81,8 @@ def prepare(paths: list[Path], patients: int | None, seed: int | None, out_dir: 
 
 
 def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers: int,
-            tick: Callable[[], None] | None = None) -> tuple[dict, Path]:
+            tick: Callable[[], None] | None = None, backend: str = "processes",
+            scheduler: str | None = None) -> tuple[dict, Path]:
     paths, scenarios, overrides, seed, target = (plan.paths, plan.scenarios, plan.overrides,
                                                  plan.seed, plan.target)
     names = [s.name for s in scenarios]
@@ -112,9 +114,16 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
         if tick is not None:
             tick()
 
+    def on_replication(_: int) -> None:
+        if tick is not None:
+            for _arm in names:
+                tick()
+
     try:
-        result = run_comparison(scenarios, replications, seed, workers, parameter_sets,
-                                on_arm=on_arm)
+        # replications after the first run side by side on the execution layer
+        with Executor(backend if replications > 1 else "serial", workers, scheduler) as executor:
+            result = run_comparison(scenarios, replications, seed, workers, parameter_sets,
+                                    on_arm=on_arm, executor=executor, on_replication=on_replication)
         per_rep = result.pop("per_replication")
         result = {
             "arms": {name: {"summary": summaries[name], "metrics": result["arms"][name]}

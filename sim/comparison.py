@@ -149,6 +149,18 @@ class ArmRun:
     summary: dict
 
 
+def _replication(task: tuple) -> tuple[list[dict], dict]:
+    """One replication, every arm on its seed (in a worker): arm metrics and paired differences."""
+    from sim.runner import run_scenario
+    from sim.summary import patients_of
+
+    arms, seeds = task
+    tables = [patients_of(run_scenario(s.with_run(seed=seed))) for s, seed in zip(arms, seeds, strict=True)]
+    pairs = {f"{i},{j}": paired_metrics(tables[i], tables[j])
+             for i, j in combinations(range(len(arms)), 2)}
+    return [arm_metrics(t) for t in tables], pairs
+
+
 def run_comparison(
     scenarios: list,
     replications: int,
@@ -157,37 +169,59 @@ def run_comparison(
     parameter_sets: Callable[[int], list] | None = None,
     independent: bool = False,
     on_arm: Callable[[ArmRun], None] | None = None,
+    executor=None,
+    on_replication: Callable[[int], None] | None = None,
 ) -> dict:
     """Run every arm in every replication and summarise the paired differences.
 
     ``parameter_sets(r)`` gives, for replication r, one scenario per arm with that replication's
     parameter draw applied (parameter uncertainty); by default the scenarios as loaded.
     ``independent`` gives each arm its own seed: only to measure what common random numbers buy.
-    ``on_arm`` sees each arm run as it finishes (the CLI writes the first replication's run
-    directories from it).
+    ``on_arm`` sees each arm run of the first replication as it finishes (the CLI writes its run
+    directories from it); ``on_replication`` hears of each later replication as it finishes.
+    The first replication runs here (its centres on ``workers`` processes); the others, given an
+    ``executor`` (:class:`sim.execution.Executor`), run on it side by side, each on its own seed,
+    so the result is the same either way.
     """
     from sim.runner import run_scenario
     from sim.summary import analyse
 
     names = [s.name for s in scenarios]
-    per_arm: list[list[dict]] = [[] for _ in scenarios]
-    pairs = combinations(range(len(scenarios)), 2)
-    per_pair: dict[tuple[int, int], list[dict]] = {pair: [] for pair in pairs}
     seeds = replication_seeds(seed, replications)
-    for r, seed_r in enumerate(seeds):
-        arms = parameter_sets(r) if parameter_sets is not None else scenarios
-        tables = []
-        for k, scenario in enumerate(arms):
-            arm_seed = seed_r if not independent else replication_seeds(seed_r, k + 1)[-1] + k
-            scenario = scenario.with_run(seed=arm_seed)
-            result = run_scenario(scenario, workers=workers)
-            patients, summary = analyse(result)
-            tables.append(patients)
-            per_arm[k].append(arm_metrics(patients))
-            if on_arm is not None:
-                on_arm(ArmRun(r, scenario, result, patients, summary))
-        for i, j in per_pair:
-            per_pair[(i, j)].append(paired_metrics(tables[i], tables[j]))
+    pair_list = list(combinations(range(len(scenarios)), 2))
+
+    def arm_seeds(seed_r: int) -> list[int]:
+        return [seed_r if not independent else replication_seeds(seed_r, k + 1)[-1] + k
+                for k in range(len(scenarios))]
+
+    by_rep: dict[int, tuple[list[dict], dict]] = {}
+    arms0 = parameter_sets(0) if parameter_sets is not None else scenarios
+    tables = []
+    for scenario, arm_seed in zip(arms0, arm_seeds(seeds[0]), strict=True):
+        scenario = scenario.with_run(seed=arm_seed)
+        result = run_scenario(scenario, workers=workers)
+        patients, summary = analyse(result)
+        tables.append(patients)
+        if on_arm is not None:
+            on_arm(ArmRun(0, scenario, result, patients, summary))
+    by_rep[0] = ([arm_metrics(t) for t in tables],
+                 {f"{i},{j}": paired_metrics(tables[i], tables[j]) for i, j in pair_list})
+    tasks = [(str(r), (parameter_sets(r) if parameter_sets is not None else scenarios,
+                       arm_seeds(seeds[r]))) for r in range(1, replications)]
+    if executor is None:
+        for key, task in tasks:
+            by_rep[int(key)] = _replication(task)
+            if on_replication is not None:
+                on_replication(int(key))
+    else:
+        for outcome in executor.map_unordered(_replication, tasks):
+            if outcome.error is not None:
+                raise RuntimeError(f"replication {outcome.key} failed: {outcome.error}")
+            by_rep[int(outcome.key)] = outcome.value
+            if on_replication is not None:
+                on_replication(int(outcome.key))
+    per_arm = [[by_rep[r][0][k] for r in range(replications)] for k in range(len(scenarios))]
+    per_pair = {(i, j): [by_rep[r][1][f"{i},{j}"] for r in range(replications)] for i, j in pair_list}
     out = summarise(names, per_arm, per_pair, spread=parameter_sets is not None)
     out["replication_seeds"] = seeds
     out["common_random_numbers"] = not independent

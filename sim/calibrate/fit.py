@@ -2,20 +2,20 @@
 mixture importance sampling (IMIS, as in the DARTH calibration tutorials) for the set of parameter
 vectors consistent with the targets.
 
-Everything runs on z, the unbounded scale of the priors. Candidates are evaluated in parallel
-worker processes (``workers``), each finished evaluation is written to the cache at once, and every
-stage is deterministic given the seed, so rerunning an interrupted calibration replays the same
-candidates and takes the finished ones from the cache.
+Everything runs on z, the unbounded scale of the priors. Candidates are evaluated in parallel on
+the execution layer (:mod:`sim.execution`: ``workers`` local processes or a Dask cluster), each
+finished evaluation is written to the cache at once, and every stage is deterministic given the
+seed, so rerunning an interrupted calibration replays the same candidates and takes the finished
+ones from the cache.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,33 +23,35 @@ from scipy.optimize import minimize
 from scipy.stats import chi2, multivariate_normal, qmc
 
 from sim.calibrate.evaluate import Cache, Evaluator, deviance_of
+from sim.execution import Executor
 
 Progress = Callable[[str, int, int], None]
 
-_worker: Evaluator | None = None
+@lru_cache(maxsize=4)
+def _evaluator(path: str, patients: int, seed: int) -> Evaluator:
+    """One evaluator per worker process (loading the scenario and targets once), whatever the
+    backend: a local pool, a Dask worker or this process."""
+    return Evaluator(path, patients, seed)
 
 
-def _init(path: str, patients: int, seed: int) -> None:
-    global _worker
-    _worker = Evaluator(path, patients, seed)
-
-
-def _evaluate(x) -> dict:
-    return _worker(x)
+def _evaluate(task: tuple) -> dict:
+    path, patients, seed, x = task
+    return _evaluator(path, patients, seed)(x)
 
 
 def _optimize(method: str, z0, max_evaluations: int, cached: dict, log_name: str,
-              directory: str) -> list[dict]:
+              directory: str, evaluator: tuple[str, int, int]) -> list[dict]:
     """One optimizer run in a worker; its evaluations go to its own cache file as they finish."""
-    cal = _worker.cal
+    worker = _evaluator(*evaluator)
+    cal = worker.cal
     cache = Cache(Path(directory), cached)
     trace: list[dict] = []
 
     def f(z):
         x = cal.to_x(z)
-        rec = cache.get(x, _worker.patients, _worker.seed, _worker.fingerprint)
+        rec = cache.get(x, worker.patients, worker.seed, worker.fingerprint)
         if rec is None:
-            rec = _worker(x)
+            rec = worker(x)
             cache.add(rec, log_name)
         trace.append(rec)
         return deviance_of(rec) if math.isfinite(deviance_of(rec)) else 1e12
@@ -82,21 +84,18 @@ class FitResult:
 
 
 class Runner:
-    """Evaluates batches in a process pool (or in-process with one worker) through the cache."""
+    """Evaluates batches on the execution layer (local processes, Dask, or in-process with one
+    worker) through the cache."""
 
-    def __init__(self, cal_path: str, patients: int, seed: int, workers: int, cache: Cache) -> None:
+    def __init__(self, cal_path: str, patients: int, seed: int, workers: int, cache: Cache,
+                 backend: str = "processes", scheduler: str | None = None) -> None:
         self.patients, self.seed, self.workers, self.cache = patients, seed, workers, cache
+        self.spec = (cal_path, patients, seed)
         self.local = Evaluator(cal_path, patients, seed)
-        self.pool = None
-        if workers > 1:
-            self.pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init, initargs=(cal_path, patients, seed),
-            )
+        self.executor = Executor(backend, workers, scheduler).__enter__()
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.executor.__exit__(None, None, None)
 
     def batch(self, xs: np.ndarray, stage: str, progress: Progress | None) -> list[dict]:
         fp = self.local.fingerprint
@@ -105,25 +104,16 @@ class Runner:
         done = len(xs) - len(todo)
         if progress:
             progress(stage, done, len(xs))
-        if self.pool is None:
-            for i in todo:
-                out[i] = self.local(xs[i])
-                self.cache.add(out[i])
-                done += 1
-                if progress:
-                    progress(stage, done, len(xs))
-        else:
-            futures = {self.pool.submit(_evaluate, xs[i]): i for i in todo}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    i = futures[fut]
-                    out[i] = fut.result()
-                    self.cache.add(out[i])
-                    done += 1
-                    if progress:
-                        progress(stage, done, len(xs))
+        tasks = [(str(i), (*self.spec, xs[i])) for i in todo]
+        for outcome in self.executor.map_unordered(_evaluate, tasks):
+            if outcome.error is not None:
+                raise RuntimeError(f"a calibration candidate failed: {outcome.error}")
+            i = int(outcome.key)
+            out[i] = outcome.value
+            self.cache.add(outcome.value)
+            done += 1
+            if progress:
+                progress(stage, done, len(xs))
         return out  # type: ignore[return-value]
 
     def optimize(self, method: str, starts: list[np.ndarray], max_evaluations: int,
@@ -134,15 +124,10 @@ class Runner:
         stage = f"best fit ({method}, {len(starts)} starts)" if tag == "fit" else f"{tag} ({method})"
         if progress:
             progress(stage, 0, len(starts))
-        if self.pool is None:
-            global _worker
-            _worker = self.local
-            traces = [_optimize(method, z, max_evaluations, snapshot, n, directory)
-                      for z, n in zip(starts, names, strict=True)]
-        else:
-            futures = [self.pool.submit(_optimize, method, z, max_evaluations, snapshot, n, directory)
-                       for z, n in zip(starts, names, strict=True)]
-            traces = [f.result() for f in futures]
+        futures = [self.executor.submit(_optimize, method, z, max_evaluations, snapshot, n, directory,
+                                        self.spec)
+                   for z, n in zip(starts, names, strict=True)]
+        traces = [f.result() for f in futures]
         for trace in traces:
             for rec in trace:
                 self.cache.records[rec["key"]] = rec

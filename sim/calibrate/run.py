@@ -54,6 +54,8 @@ def run_calibration(
     seed: int | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    backend: str = "processes",
+    scheduler: str | None = None,
 ) -> dict:
     started = time.perf_counter()
     cal = load_calibration(path)  # every check happens here, before any simulation
@@ -62,7 +64,7 @@ def run_calibration(
     seed = cal.spec.run.seed if seed is None else seed
     out_dir = Path(out_dir) if out_dir is not None else Path("results") / "calibration" / cal.spec.name
     cache = Cache(out_dir / "evaluations")
-    runner = Runner(str(Path(path).resolve()), patients, seed, workers, cache)
+    runner = Runner(str(Path(path).resolve()), patients, seed, workers, cache, backend, scheduler)
     try:
         result = fit(cal, runner, seed, progress)
     finally:
