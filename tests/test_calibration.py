@@ -223,6 +223,23 @@ def test_tiny_calibration_writes_outputs_and_resumes(tmp_path, monkeypatch):
     assert (out / "report.html").read_text().count("<script") >= 1
 
 
+def test_candidates_on_dask_match_in_process(tmp_path):
+    from sim.calibrate.evaluate import Cache
+    from sim.calibrate.fit import Runner
+
+    path = _spec(tmp_path, run={"patients": 80, "seed": 3}, method=TINY, parameters=[
+        {"path": "parameters.resectability.probability", "low": 0.4, "high": 0.95}])
+    xs = np.array([[0.5], [0.7], [0.9]])
+    results = {}
+    for backend in ("serial", "dask"):
+        runner = Runner(str(path), 80, 3, 2, Cache(tmp_path / backend), backend=backend)
+        try:
+            results[backend] = [r["deviance"] for r in runner.batch(xs, "test", None)]
+        finally:
+            runner.close()
+    assert results["dask"] == results["serial"]
+
+
 def test_validate_targets_on_a_results_directory(tmp_path, small_run):
     from sim.results_io import manifest, write_run
 

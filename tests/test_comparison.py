@@ -166,3 +166,13 @@ def test_compare_refuses_different_populations(tmp_path, write_scenario):
 def test_compare_needs_two_arms(tmp_path):
     r = crcsim("compare", str(REFERENCE), "--out", str(tmp_path / "z"))
     assert r.returncode == 2 and "at least two" in r.stderr
+
+
+def test_replications_on_the_execution_layer_match_in_process():
+    from sim.execution import Executor
+
+    arms = [load_scenario(p, {"run.patients": 120}) for p in (REFERENCE, TNT)]
+    here = run_comparison(arms, 3, 5)
+    with Executor("processes", 2) as executor:
+        there = run_comparison(arms, 3, 5, executor=executor)
+    assert there == here
