@@ -64,9 +64,18 @@ def test_weights_are_repeated_patients():
     assert doubled == pytest.approx(float(kmf.predict(6.0)))
 
 
+def _fingerprints(arms: dict[str, str]) -> dict[str, str]:
+    from sim.calibrate.evaluate import model_fingerprint
+    from sim.scenario import load_raw
+
+    return {arm: model_fingerprint(load_raw(path)[0], "") for arm, path in arms.items()}
+
+
 def test_paired_difference_has_a_smaller_error_than_either_arm():
-    task = {"arms": {"reference": REFERENCE, "tnt": TNT}, "overrides": {}, "patients": 400, "seed": 9,
-            "outputs": ["os_36", "completion_rate"], "reference": "reference", "bootstrap": 200}
+    arms = {"reference": REFERENCE, "tnt": TNT}
+    task = {"arms": arms, "fingerprints": _fingerprints(arms), "overrides": {}, "patients": 400,
+            "seed": 9, "outputs": ["os_36", "completion_rate"], "reference": "reference",
+            "bootstrap": 200}
     out = evaluate_point(task)
     se = out["mc_se"]
     diff = se["os_36[tnt - reference]"]
@@ -192,3 +201,11 @@ def test_bad_sweep_files_name_the_problem(tmp_path, change, needle):
     with pytest.raises(InputError) as info:
         load_sweep(_write(tmp_path, data))
     assert needle in info.value.one_line() and "\n" not in info.value.one_line()
+
+
+def test_a_worker_with_other_scenario_files_refuses_the_point():
+    arms = {"": REFERENCE}
+    task = {"arms": arms, "fingerprints": {"": "0" * 16}, "overrides": {}, "patients": 20, "seed": 1,
+            "outputs": ["os_36"], "reference": None, "bootstrap": 20}
+    with pytest.raises(RuntimeError, match="differs from the sweep's"):
+        evaluate_point(task)

@@ -5,7 +5,6 @@ Monte Carlo standard error of each from a paired bootstrap over the virtual pati
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -17,11 +16,18 @@ from sim.sweep.spec import RESOURCE_OUTPUTS, difference_name
 
 
 @lru_cache(maxsize=16)
-def _raw(path: str, mtime: float) -> tuple[dict, dict]:
-    """The merged raw scenario, read once per worker (a point copies it before overriding)."""
+def _raw(path: str, fingerprint: str) -> tuple[dict, dict]:
+    """The merged raw scenario, read once per worker (a point copies it before overriding), and
+    checked against the fingerprint the sweep was planned with: a worker on another machine, or
+    one that outlived an edit of the files, must not run another model under this point's key."""
+    from sim.calibrate.evaluate import model_fingerprint
     from sim.scenario import load_raw
 
-    return load_raw(path)
+    raw, origins = load_raw(path)
+    if model_fingerprint(raw, "") != fingerprint:
+        raise RuntimeError(f"this worker's {path} or crcsim code differs from the sweep's "
+                           "(install the same crcsim and scenario files on every worker)")
+    return raw, origins
 
 
 def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
@@ -66,7 +72,7 @@ def evaluate_point(task: dict) -> dict:
     per_arm: dict[str, tuple[dict, dict]] = {}
     weights = None
     for arm, path in task["arms"].items():
-        raw, origins = _raw(path, os.path.getmtime(path))
+        raw, origins = _raw(path, task["fingerprints"][arm])
         scenario = build_scenario(raw, origins, path, {**task["overrides"].get(arm, {}), **run})
         result = run_scenario(scenario)
         patients = patients_of(result).sort_values("patient_id", kind="stable")

@@ -21,15 +21,19 @@ from sim.sweep.store import Store, point_key
 Progress = Callable[[int, int], None]
 
 
-def _fingerprint(sweep: Sweep) -> str:
-    """The resolved scenarios, the model's code and the point evaluation's code, as the
-    calibration cache keys them: a point stored before any of them changed is not taken on
-    --resume."""
+def _arm_fingerprints(sweep: Sweep) -> dict[str, str]:
+    """Each arm's resolved scenario and the model's code, as the calibration cache keys them."""
     from sim.calibrate.evaluate import model_fingerprint
 
+    return {arm: model_fingerprint(sweep.raw[arm][0], "") for arm in sweep.arms}
+
+
+def _fingerprint(arms: dict[str, str]) -> str:
+    """The arms' fingerprints and the point evaluation's code: a point stored before any of
+    them changed is not taken on --resume."""
     digest = hashlib.sha256()
-    for arm in sweep.arms:
-        digest.update(f"{arm}:{model_fingerprint(sweep.raw[arm][0], '')}".encode())
+    for arm, fingerprint in arms.items():
+        digest.update(f"{arm}:{fingerprint}".encode())
     here = Path(__file__).resolve().parent
     for name in ("point.py", "mc_error.py"):
         digest.update((here / name).read_bytes())
@@ -43,7 +47,8 @@ class _Points:
     def __init__(self, sweep: Sweep, store: Store, executor: Executor, resume: bool,
                  progress: Progress | None) -> None:
         self.sweep, self.store, self.executor, self.progress = sweep, store, executor, progress
-        self.fingerprint = _fingerprint(sweep)
+        self.arm_fingerprints = _arm_fingerprints(sweep)
+        self.fingerprint = _fingerprint(self.arm_fingerprints)
         self.done = store.finished() if resume else {}
         self.count = 0
         self.finished = 0
@@ -66,6 +71,7 @@ class _Points:
             elif key not in tasks:
                 tasks[key] = {"overrides": overrides,
                               "arms": {a: str(p) for a, p in self.sweep.arm_paths.items()},
+                              "fingerprints": self.arm_fingerprints,
                               "patients": spec.patients, "seed": spec.seed,
                               "outputs": list(spec.outputs), "reference": reference,
                               "bootstrap": spec.bootstrap}
