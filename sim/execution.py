@@ -21,10 +21,12 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 BACKENDS = ("processes", "dask", "serial")
+MAX_RESTARTS = 3
 
 
 @dataclass
@@ -126,17 +128,7 @@ class Executor:
                 value, error = _call(fn, task)
                 yield Outcome(key, value, error)
         elif self._pool is not None:
-            futures = {self._pool.submit(_call, fn, task): key for key, task in tasks}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        value, error = fut.result()
-                        yield Outcome(futures[fut], value, error)
-            finally:
-                for fut in pending:
-                    fut.cancel()
+            yield from self._pool_map(fn, dict(tasks))
         else:
             from distributed import as_completed
 
@@ -149,6 +141,42 @@ class Executor:
             finally:
                 for fut in futures:
                     fut.cancel()
+
+
+    def _pool_map(self, fn: Callable, tasks: dict[str, Any]) -> Iterator[Outcome]:
+        """The local pool; a worker that dies (killed, out of memory) breaks the pool: a new
+        one takes the unfinished tasks, up to ``MAX_RESTARTS`` times, then they are recorded as
+        failed."""
+        remaining = dict(tasks)
+        restarts = 0
+        while remaining:
+            futures = {self._pool.submit(_call, fn, task): key for key, task in remaining.items()}
+            pending = set(futures)
+            broken = False
+            try:
+                while pending and not broken:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        try:
+                            value, error = fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        key = futures[fut]
+                        del remaining[key]
+                        yield Outcome(key, value, error)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+            if broken:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    for key in list(remaining):
+                        del remaining[key]
+                        yield Outcome(key, None, "a worker process died while running this task")
 
 
 def run_tasks(fn: Callable, tasks: Iterable[tuple[str, Any]], backend: str = "processes",

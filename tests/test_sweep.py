@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,19 @@ def test_sweep_command(tmp_path):
                         str(_sweep(tmp_path, [{"path": "parameters.x", "low": 0, "high": 1}], "bad.yaml"))],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown parameter path" in r.stderr
+
+
+def _die_once(task):
+    marker, value = task
+    if value == 2 and not marker.exists():
+        marker.write_text("died")
+        os._exit(1)  # the worker process is killed mid-task
+    return value * 10
+
+
+def test_a_killed_worker_loses_only_the_tasks_in_flight(tmp_path):
+    marker = tmp_path / "died"
+    out = {o.key: o for o in run_tasks(_die_once, [(str(i), (marker, i)) for i in range(6)],
+                                        "processes", workers=2)}
+    assert marker.exists()
+    assert {k: o.value for k, o in out.items()} == {str(i): i * 10 for i in range(6)}
