@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -13,7 +14,7 @@ def _f(x, digits: int = 4) -> str:
 
 
 def _short(path: str) -> str:
-    return path.removeprefix("parameters.")
+    return escape(path.removeprefix("parameters."))
 
 
 def tables(summary: dict) -> list[Table]:
@@ -21,7 +22,7 @@ def tables(summary: dict) -> list[Table]:
     name = summary["name"]
     out: list[Table] = []
     for output, block in summary.get("tornado", {}).items():
-        t = Table(title=f"{name}: {output} (base {block['base']:.4g})")
+        t = Table(title=escape(f"{name}: {output} (base {block['base']:.4g})"))
         for col in ("parameter", "low -> value", "high -> value", "swing", "2 x MC SE", ""):
             t.add_column(col)
         for b in block["bars"]:
@@ -36,7 +37,7 @@ def tables(summary: dict) -> list[Table]:
             t.add_column(_short(p))
         outputs = list(g["outputs"])
         for o in outputs:
-            t.add_column(f"{o} (± MC SE)")
+            t.add_column(escape(f"{o} (± MC SE)"))
         for i, point in enumerate(g["points"]):
             cells = [f"{x:g}" for x in point]
             for o in outputs:
@@ -51,7 +52,8 @@ def tables(summary: dict) -> list[Table]:
             t.add_column(col)
         for o, b in p["outputs"].items():
             lo, hi = b["interval95"]
-            t.add_row(o, _f(b["mean"]), f"{_f(lo)} to {_f(hi)}", _f(b.get("probability_positive"), 3),
+            t.add_row(escape(o), _f(b["mean"]), f"{_f(lo)} to {_f(hi)}",
+                      _f(b.get("probability_positive"), 3),
                       _f(b["mc_share_of_variance"], 2))
         out.append(t)
         if p.get("probability_best"):
@@ -66,7 +68,7 @@ def tables(summary: dict) -> list[Table]:
     for kind, cols in (("sobol", ("S1", "S1_conf", "ST", "ST_conf")),
                        ("morris", ("mu_star", "mu_star_conf", "sigma"))):
         for o, b in summary.get(kind, {}).items():
-            t = Table(title=f"{name}: {kind} indices of {o}")
+            t = Table(title=escape(f"{name}: {kind} indices of {o}"))
             t.add_column("parameter")
             if "error" in b:
                 t.add_row(b["error"])
@@ -102,6 +104,6 @@ def print_summary(console: Console, summary: dict, target: Path) -> None:
     for t in tables(summary):
         console.print(t)
     if "threshold" in summary:
-        console.print(threshold_line(summary["threshold"]))
+        console.print(escape(threshold_line(summary["threshold"])))
     console.print(f"{summary['points']} points, {summary['failed']} failed; results in {target}/ "
                   "(points.sqlite, results.parquet, summary.json, dashboard.html)")
