@@ -198,7 +198,7 @@ def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | 
               show_default=True, help="The HTML file to write (self-contained, opens offline).")
 @click.option("--title", help="Page title [default: the strategies' names].")
 def dashboard(result_dirs: tuple[Path, ...], out_file: Path, title: str | None) -> None:
-    """Interactive dashboard of RESULT_DIRS (crcsim run or crcsim compare directories)."""
+    """Interactive dashboard of RESULT_DIRS (crcsim run or compare directories, or one sweep's)."""
     from sim.dashboard.page import write_dashboard
 
     path, size = write_dashboard(list(result_dirs), out_file, title)

@@ -4,7 +4,8 @@ Panels: overview cards, Kaplan-Meier OS and PFS with numbers at risk (and publis
 when the scenario is calibrated), the pathway Sankey, toxicity and complications, patient
 timelines, resources and waits, and, when present, the comparison and the calibration fit.
 A strategy selector (and a pathway filter for the timelines) shows or hides every trace tagged
-with ``meta.strategy`` / ``meta.pathway``.
+with ``meta.strategy`` / ``meta.pathway``. The page around the panels is :mod:`sim.dashboard.shell`;
+a sweep's results directory gets its own dashboard (:mod:`sim.dashboard.sweep_page`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import json
 import re
 from pathlib import Path
 
-import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
-
 from sim.dashboard import data as d
 from sim.dashboard import figures as f
+from sim.dashboard.shell import Panel, html_page
+from sim.errors import InputError
 
 _FILTER_JS = """
 function crcsimVisible(gd) {
@@ -42,36 +42,10 @@ function crcsimFilter() {
     el.style.display = (s === 'all' || el.dataset.strategy === s) ? '' : 'none';
   });
 }
-// plots are drawn when they come near the screen, so the page opens fast however many panels
-function crcsimDraw(div) {
-  if (div.dataset.drawn) { return; }
-  div.dataset.drawn = '1';
-  const fig = JSON.parse(document.getElementById('fig-' + div.id).textContent);
-  Plotly.newPlot(div, fig.data, fig.layout, {displaylogo: false, responsive: true}).then(function (gd) {
-    Plotly.restyle(gd, {visible: crcsimVisible(gd)});
-  });
-}
-const crcsimObserver = new IntersectionObserver(function (entries) {
-  entries.forEach(function (e) { if (e.isIntersecting) { crcsimDraw(e.target); } });
-}, {rootMargin: '300px'});
-document.querySelectorAll('.lazy-plot').forEach(function (div) { crcsimObserver.observe(div); });
+function crcsimAfterDraw(gd) { Plotly.restyle(gd, {visible: crcsimVisible(gd)}); }
 document.getElementById('strategy').addEventListener('change', crcsimFilter);
 document.getElementById('pathway').addEventListener('change', crcsimFilter);
 """
-
-_CSS = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 2rem 2rem; color: #222; }
-header { position: sticky; top: 0; background: white; padding: .6rem 0;
-         border-bottom: 1px solid #ddd; z-index: 10; }
-h1 { font-size: 1.4rem; margin: .3rem 0; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-.cards { display: flex; flex-wrap: wrap; gap: 1rem; }
-.card { border: 1px solid #ccc; border-left: 6px solid var(--c); border-radius: 6px;
-        padding: .6rem 1rem; min-width: 15rem; }
-.card h3 { margin: 0 0 .4rem; font-size: 1rem; } .card table { border-collapse: collapse; }
-.card td { padding: .1rem .6rem .1rem 0; } .card td.v { font-weight: 600; text-align: right; }
-.note { color: #555; font-size: .9rem; } label { margin-right: 1rem; }
-"""
-
 
 def _pct(x) -> str:
     return "-" if x is None or x != x else f"{100 * x:.1f}%"
@@ -131,10 +105,10 @@ def _km_targets(strategies: list[d.Strategy]) -> tuple[dict[str, list[dict]], li
     return {"os": [], "pfs": []}, []
 
 
-def build_figures(loaded: d.Loaded) -> list[tuple[str, str, go.Figure | None, str]]:
+def build_figures(loaded: d.Loaded) -> list[Panel]:
     """(panel id, heading, figure or None for HTML, html) in page order."""
     strategies = loaded.strategies
-    panels: list[tuple[str, str, go.Figure | None, str]] = []
+    panels: list[Panel] = []
     cards = "".join(_card(i, s) for i, s in enumerate(strategies))
     panels.append(("overview", "1. Overview", None, f"<div class='cards'>{cards}</div>"))
     marks, calibration_rows = _km_targets(strategies)
@@ -200,42 +174,30 @@ def render(loaded: d.Loaded, title: str = "crcsim dashboard") -> str:
     options = "".join(f"<option value='{html.escape(n)}'>{html.escape(n)}</option>" for n in names)
     path_opts = "".join(f"<option value='{html.escape(p)}'>{html.escape(p.replace('_', ' '))}</option>"
                         for p in pathways)
-    body = []
-    for pid, heading, fig, extra in panels:
-        if heading:
-            body.append(f"<h2>{html.escape(heading)}</h2>")
-        if extra:
-            body.append(extra)
-        if fig is not None:
-            height = fig.layout.height or 450
-            body.append(f"<div class='panel' id='panel-{pid}'><div class='lazy-plot' id='plot-{pid}' "
-                        f"style='min-height:{height}px'></div></div>"
-                        f"<script type='application/json' id='fig-plot-{pid}'>"
-                        + fig.to_json().replace("</", "<\\/") + "</script>")
     sources = "; ".join(f"{html.escape(s.name)}: {s.summary.get('n_patients', len(s.patients)):,} "
                         f"patients, seed {s.summary.get('seed')}" for s in loaded.strategies)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>{_CSS}</style>
-<script type="text/javascript">{get_plotlyjs()}</script></head>
-<body><header><h1>{html.escape(title)}</h1>
-<label>Strategy <select id="strategy"><option value="all">all strategies</option>{options}
+    header = f"""<label>Strategy <select id="strategy"><option value="all">all strategies</option>{options}
 </select></label>
 <label>Timelines: pathway <select id="pathway"><option value="all">all pathways</option>{path_opts}
 </select></label>
-<span class="note">{sources}</span></header>
-{''.join(body)}
-<p class="note">Made by crcsim from results directories; every number is derived from the simulated
-event logs. Intervals: 95%, binomial (Wilson) for rates, Greenwood for Kaplan-Meier.</p>
-<script type="text/javascript">{_FILTER_JS}</script>
-</body></html>
-"""
+<span class="note">{sources}</span>"""
+    footer = ("Made by crcsim from results directories; every number is derived from the simulated "
+              "event logs. Intervals: 95%, binomial (Wilson) for rates, Greenwood for Kaplan-Meier.")
+    return html_page(title, header, panels, footer, _FILTER_JS)
 
 
 def write_dashboard(directories: list[Path], out: Path, title: str | None = None) -> tuple[Path, int]:
-    """Load, render and write atomically; returns the path and its size in bytes."""
+    """Load, render and write atomically; returns the path and its size in bytes. A sweep's
+    results directory gets the sweep dashboard (so ``crcsim dashboard`` takes either)."""
     from sim.calibrate.report import atomic_write
+    from sim.dashboard.sweep_page import is_sweep_directory, write_sweep_dashboard
 
+    sweeps = [p for p in map(Path, directories) if is_sweep_directory(p)]
+    if sweeps:
+        if len(directories) > 1:
+            raise InputError(str(sweeps[0]), None, "expected a sweep results directory on its own, "
+                             "not with other directories")
+        return write_sweep_dashboard(sweeps[0], out, title)
     loaded = d.load_strategies(directories)
     names = ", ".join(s.name for s in loaded.strategies)
     text = render(loaded, title or f"crcsim: {names}")
