@@ -159,3 +159,9 @@ def test_a_killed_worker_loses_only_the_tasks_in_flight(tmp_path):
                                         "processes", workers=2)}
     assert marker.exists()
     assert {k: o.value for k, o in out.items()} == {str(i): i * 10 for i in range(6)}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_sweep_files_are_valid(path):
+    sweep = load_sweep(path)
+    assert sweep.spec.description and sweep.output_names()
