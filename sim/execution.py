@@ -27,6 +27,7 @@ from typing import Any
 
 BACKENDS = ("processes", "dask", "serial")
 MAX_RESTARTS = 3
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass
@@ -70,9 +71,14 @@ class Executor:
         self.scheduler = scheduler
         self._pool: ProcessPoolExecutor | None = None
         self._client = self._cluster = self._config = None
+        self._environ: dict[str, str | None] = {}
 
     def __enter__(self) -> Executor:
         if self.backend == "processes":
+            # one task per core: numerical libraries in the workers must not start threads of
+            # their own (the spawned workers read this at import; Dask's nanny does the same)
+            self._environ = {k: os.environ.get(k) for k in _ONE_THREAD}
+            os.environ.update(_ONE_THREAD)
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("spawn"))
         elif self.backend == "dask":
@@ -90,6 +96,11 @@ class Executor:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            for key, value in self._environ.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         # the client closes before its cluster, so no worker heartbeats into a closed scheduler
         if self._client is not None:
             self._client.close()
