@@ -79,14 +79,26 @@ def centre_ranges(scenario) -> list[tuple[int, int, int]]:
     return [(c, s, min(s + size, n)) for c, s in enumerate(range(0, n, size))]
 
 
+def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """The population with each patient's centre (second column)."""
+    pop = pop.reset_index(drop=True)
+    centre = np.repeat(np.array([c for c, _, _ in ranges], dtype=np.int64),
+                       [stop - start for _, start, stop in ranges])
+    pop.insert(1, "centre", centre)
+    return pop
+
+
+def _slice_inputs(inputs: dict, start: int, stop: int) -> dict:
+    return {k: v[start:stop] for k, v in inputs.items()}
+
+
 def run_centre(
     scenario, centre: int, start: int, stop: int, compiled=None, population=None
 ) -> tuple[pd.DataFrame, list]:
     """Population and flat event log of one centre (the unit of parallel work)."""
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
-    pop = pop.copy()
-    pop.insert(1, "centre", centre)
+    pop = _with_centres(pop, [(centre, start, stop)])
     rows = simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
     return pop, rows
 
@@ -119,13 +131,12 @@ def run_scenario(
                 if progress is not None:
                     progress(stop - start)
     else:
+        # the cohort's inputs are built once, in whole columns, and sliced per centre
         compiled = compile_params(scenario)
-        cohort = sample_population(scenario, 0, scenario.run.patients)
+        pops.append(_with_centres(sample_population(scenario, 0, scenario.run.patients), ranges))
+        inputs = _centre_inputs(pops[0], scenario)
         for centre, start, stop in ranges:
-            part = cohort.iloc[start:stop].reset_index(drop=True)
-            pop, centre_rows = run_centre(scenario, centre, start, stop, compiled, part)
-            pops.append(pop)
-            rows.extend(centre_rows)
+            rows.extend(simulate_centre(scenario, compiled, centre, _slice_inputs(inputs, start, stop)))
             if progress is not None:
                 progress(stop - start)
     population = pd.concat(pops, ignore_index=True) if len(pops) > 1 else pops[0]
