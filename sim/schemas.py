@@ -21,6 +21,7 @@ from array import array
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
 
@@ -101,3 +102,16 @@ def events_frame(flat: list) -> pd.DataFrame:
         "detail": _categorical(flat[4::width])[order],
         "value": _floats(flat[5::width])[order],
     })
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Event logs of consecutive blocks of patients as one log, the same table as
+    :func:`events_frame` of all their rows (categories sorted over the union)."""
+    out = {}
+    for column in EVENT_COLUMNS:
+        parts = [frame[column] for frame in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            out[column] = union_categoricals(parts, sort_categories=True)
+        else:
+            out[column] = np.concatenate([part.to_numpy() for part in parts])
+    return pd.DataFrame(out)
