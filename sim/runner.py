@@ -104,8 +104,8 @@ def run_centre(
     return pop, rows
 
 
-def simulate_block(scenario, ranges: list[tuple[int, int, int]], compiled=None,
-                   progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_block(scenario, ranges: list[tuple[int, int, int]],
+                   compiled=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Population and event log of consecutive centres (the unit of parallel and chunked work).
 
     The block's model inputs are built once, in whole columns, and sliced per centre."""
@@ -117,14 +117,12 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]], compiled=None,
     for centre, start, stop in ranges:
         rows.extend(simulate_centre(scenario, compiled, centre,
                                     _slice_inputs(inputs, start - first, stop - first)))
-        if progress is not None:
-            progress(stop - start)
     return population, events_frame(rows)
 
 
-def _block_task(args: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
-    scenario, ranges = args
-    return simulate_block(scenario, ranges)
+def _block_task(args: tuple):
+    task, scenario, ranges = args
+    return task(scenario, ranges)
 
 
 def blocks(scenario, block_patients: int | None) -> list[list[tuple[int, int, int]]]:
@@ -142,28 +140,34 @@ def blocks(scenario, block_patients: int | None) -> list[list[tuple[int, int, in
 
 
 def iter_blocks(
-    scenario, block_patients: int | None, workers: int = 1, progress: Progress | None = None
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(population, events) of each block of centres, in patient order.
+    scenario, block_patients: int | None, workers: int = 1, progress: Progress | None = None,
+    task: Callable = simulate_block,
+) -> Iterator:
+    """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
+    default the block's (population, events).
 
-    With ``workers`` > 1 the blocks run in separate processes, at most a few per worker ahead of
-    the consumer (so a run of any size keeps a bounded number of blocks in memory); the result is
-    identical, because every centre draws only from its own patients' streams.
+    With ``workers`` > 1 the blocks run in separate processes (``task`` must then be a module's
+    function), at most a few per worker ahead of the consumer, so a run of any size keeps a
+    bounded number of blocks in memory; the result is identical, because every centre draws only
+    from its own patients' streams.
     """
     groups = blocks(scenario, block_patients)
     if workers <= 1 or len(groups) == 1:
         compiled = compile_params(scenario)
         for group in groups:
-            yield simulate_block(scenario, group, compiled, progress)
+            result = task(scenario, group, compiled)
+            if progress is not None:
+                progress(group[-1][2] - group[0][1])
+            yield result
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         ahead = 2 * workers
-        pending = deque(pool.submit(_block_task, (scenario, g)) for g in groups[:ahead])
+        pending = deque(pool.submit(_block_task, (task, scenario, g)) for g in groups[:ahead])
         for i, group in enumerate(groups):
             result = pending.popleft().result()
             if i + ahead < len(groups):
-                pending.append(pool.submit(_block_task, (scenario, groups[i + ahead])))
+                pending.append(pool.submit(_block_task, (task, scenario, groups[i + ahead])))
             if progress is not None:
                 progress(group[-1][2] - group[0][1])
             yield result

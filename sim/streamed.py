@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.results_io import ResultsWriter, manifest
-from sim.runner import Progress, iter_blocks
+from sim.runner import Progress, iter_blocks, simulate_block
 from sim.summary import (
     SUMMARY_COLUMNS,
     combine_records,
@@ -34,6 +34,14 @@ def block_size(patients: int, workers: int, largest: int = BLOCK_PATIENTS) -> in
     return max(1, min(largest, -(-patients // (4 * workers)) if workers > 1 else largest))
 
 
+def analysed_block(scenario, ranges: list[tuple[int, int, int]], compiled=None):
+    """A block's event log, patient table and resource use: with workers, all of it is done in
+    the worker, and the writer only writes."""
+    population, events = simulate_block(scenario, ranges, compiled)
+    patients = patient_table_of(scenario, population, events)
+    return events, patients, resource_records(events, patients)
+
+
 def run_to_directory(
     scenario, scenario_path: str, out_dir: Path, *, force: bool = False, workers: int = 1,
     progress: Progress | None = None, block_patients: int | None = None,
@@ -43,11 +51,10 @@ def run_to_directory(
     size = block_patients or block_size(scenario.run.patients, workers)
     with ResultsWriter(out_dir, force) as writer:
         columns, records = [], []
-        for population, events in iter_blocks(scenario, size, workers, progress):
-            patients = patient_table_of(scenario, population, events)
+        for events, patients, use in iter_blocks(scenario, size, workers, progress, analysed_block):
             writer.append(events, patients)
             columns.append(patients[list(SUMMARY_COLUMNS)])
-            records.append(resource_records(events, patients))
+            records.append(use)
         patients = pd.concat(columns, ignore_index=True) if len(columns) > 1 else columns[0]
         resources = resource_summary(combine_records(records), scenario.resources)
         summary = summary_of(scenario, patients, resources)
