@@ -7,7 +7,6 @@ same: rows are sorted by patient and time at the end.
 from __future__ import annotations
 
 import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -146,31 +145,49 @@ def iter_blocks(
     """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
     default the block's (population, events).
 
-    With ``workers`` > 1 the blocks run in separate processes (``task`` must then be a module's
-    function), at most a few per worker ahead of the consumer, so a run of any size keeps a
-    bounded number of blocks in memory; the result is identical, because every centre draws only
+    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks (``task``
+    must then be a module's function); the result is identical, because every centre draws only
     from its own patients' streams.
     """
     groups = blocks(scenario, block_patients)
+    compiled = compile_params(scenario)
     if workers <= 1 or len(groups) == 1:
-        compiled = compile_params(scenario)
-        for group in groups:
-            result = task(scenario, group, compiled)
-            if progress is not None:
-                progress(group[-1][2] - group[0][1])
-            yield result
-        return
+        results = (task(scenario, group, compiled) for group in groups)
+    else:
+        results = _shared_blocks(scenario, groups, workers, task, compiled)
+    for group, result in zip(groups, results, strict=True):
+        if progress is not None:
+            progress(group[-1][2] - group[0][1])
+        yield result
+
+
+def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compiled) -> Iterator:
+    """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
+
+    This process takes the next block itself whenever the one it must hand on is not ready: it
+    needs no start-up (a helper imports the model first) and keeps the machine's cores busy
+    while the consumer writes. At most ``2 * workers`` blocks are begun and not yet handed on,
+    so a run of any size keeps a bounded number of blocks in memory.
+    """
+    window = 2 * workers
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        ahead = 2 * workers
-        pending = deque(pool.submit(_block_task, (task, scenario, g)) for g in groups[:ahead])
-        for i, group in enumerate(groups):
-            result = pending.popleft().result()
-            if i + ahead < len(groups):
-                pending.append(pool.submit(_block_task, (task, scenario, groups[i + ahead])))
-            if progress is not None:
-                progress(group[-1][2] - group[0][1])
-            yield result
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+        futures: dict = {}
+        done: dict = {}
+        begun = 0
+        for i in range(len(groups)):
+            while i not in done:
+                while begun < len(groups) and begun - i < window and len(futures) < 2 * (workers - 1):
+                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun]))
+                    begun += 1
+                if i in futures and futures[i].done():
+                    done[i] = futures.pop(i).result()
+                elif begun < len(groups) and begun - i < window:
+                    done[begun] = task(scenario, groups[begun], compiled)
+                    begun += 1
+                else:
+                    done[i] = futures.pop(i).result()
+            yield done.pop(i)
 
 
 def run_scenario(
@@ -178,11 +195,11 @@ def run_scenario(
 ) -> SimulationResult:
     """Simulate every patient of the scenario; ``progress(n)`` is told of finished patients.
 
-    With ``workers`` > 1, blocks of centres run in separate processes (four blocks a worker,
+    With ``workers`` > 1, blocks of centres run in several processes (eight blocks a worker,
     to balance the load); the result is identical to a serial run.
     """
     n = scenario.run.patients
-    block_patients = None if workers <= 1 else max(1, n // (4 * workers))
+    block_patients = None if workers <= 1 else max(1, n // (8 * workers))
     parts = list(iter_blocks(scenario, block_patients, workers, progress))
     if len(parts) == 1:
         population, events = parts[0]

@@ -30,8 +30,8 @@ BLOCK_PATIENTS = 20_000
 
 
 def block_size(patients: int, workers: int, largest: int = BLOCK_PATIENTS) -> int:
-    """Blocks small enough to give every worker four of them (an even load), at most ``largest``."""
-    return max(1, min(largest, -(-patients // (4 * workers)) if workers > 1 else largest))
+    """Blocks small enough to give every worker eight of them (an even load), at most ``largest``."""
+    return max(1, min(largest, -(-patients // (8 * workers)) if workers > 1 else largest))
 
 
 def analysed_block(scenario, ranges: list[tuple[int, int, int]], compiled=None):

@@ -54,7 +54,7 @@ def test_blocks_are_whole_centres_in_order(in_memory):
     assert [len(g) for g in groups] == [2, 2, 2, 1]  # centres of 60 patients: 120, 120, 120, 40
     flat = [r for g in groups for r in g]
     assert [r[1] for r in flat] == list(range(0, 400, 60))
-    assert block_size(1_000_000, 1) == 20_000 and block_size(100_000, 2) == 12_500
+    assert block_size(1_000_000, 1) == 20_000 and block_size(100_000, 2) == 6_250
 
 
 def test_failed_streamed_run_leaves_nothing(in_memory, reference_path, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
 
-from sim.survival import _median, kaplan_meier, km_summary
+from sim.survival import Z95, _median, kaplan_meier, km_summary
 
 
 def _cases():
@@ -44,3 +44,9 @@ def test_km_summary_of_nothing_and_of_short_follow_up():
     assert km_summary([], []) == {}
     short = km_summary([1.0, 2.0, 3.0], [1, 0, 1])
     assert short["12"] is None and short["ci95"]["12"] is None
+
+
+def test_quantile_is_scipys():
+    from scipy import stats
+
+    assert Z95 == stats.norm.ppf(0.975)
