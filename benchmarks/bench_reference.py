@@ -1,15 +1,20 @@
-"""Speed of crcsim's reference scenario against the plain-simpy yardstick, side by side.
+"""Speed of crcsim (the reference scenario and TNT) against the plain-simpy yardstick, side by side.
 
 Each measurement runs in a fresh subprocess pinned to one core (so peak memory is its own), and
-the two models alternate, run after run, so that machine noise hits both alike. Reported:
-patients per second (median of the runs), their ratio (crcsim / yardstick), peak memory, and
+the models alternate, run after run, so that machine noise hits all alike. For each crcsim
+scenario two figures are timed:
+
+- ``run``: what ``crcsim run --no-dashboard`` does, from the loaded scenario to the results
+  directory (population, simulation, event log, patient table, summary, Parquet and JSON files);
+- ``model``: the same in memory, without writing files (``run_scenario`` + ``analyse``).
+
+Reported: patients per second (median of the runs), the ratio to the yardstick, peak memory, and
 simpy events and event-log rows per patient.
 
-    python benchmarks/bench_reference.py [--patients 10000] [--runs 5] [--scenario PATH]
+    python benchmarks/bench_reference.py [--patients 10000] [--runs 5] [--scenario PATH ...]
 
 The yardstick is ``../shared/bench/naive_pathway_simpy.py`` (found beside the project, or given
-with --yardstick). crcsim is timed from scenario to summary in memory: population, simulation,
-event log, patient table and summary (writing Parquet files is not included).
+with --yardstick).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_YARDSTICK = ROOT.parent / "shared" / "bench" / "naive_pathway_simpy.py"
-DEFAULT_SCENARIO = ROOT / "scenarios" / "li2021_reference.yaml"
+DEFAULT_SCENARIOS = [ROOT / "scenarios" / "li2021_reference.yaml",
+                     ROOT / "scenarios" / "tnt_scrt_consolidation.yaml"]
 
 
 def _pin() -> None:
@@ -39,12 +46,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child_crcsim(scenario: str, patients: int, seed: int) -> dict:
+def child_crcsim(mode: str, scenario: str, patients: int, seed: int) -> dict:
     import simpy
 
     import sim.model
     from sim.runner import run_scenario
     from sim.scenario import load_scenario
+    from sim.streamed import run_to_directory
     from sim.summary import analyse
 
     engine_events = []
@@ -57,15 +65,24 @@ def child_crcsim(scenario: str, patients: int, seed: int) -> dict:
 
     sim.model.simpy.Environment = CountingEnvironment
     loaded = load_scenario(scenario, {"run.patients": patients, "run.seed": seed})
-    start = time.perf_counter()
-    result = run_scenario(loaded)
-    _, summary = analyse(result)
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        if mode == "run":
+            summary, _ = run_to_directory(loaded, scenario, Path(tmp) / "run")
+            seconds = time.perf_counter() - start
+            import pyarrow.parquet as pq
+
+            rows = pq.ParquetFile(Path(tmp) / "run" / "events.parquet").metadata.num_rows
+        else:
+            result = run_scenario(loaded)
+            _, summary = analyse(result)
+            seconds = time.perf_counter() - start
+            rows = len(result.events)
     return {
         "seconds": seconds,
         "peak_rss_mb": _peak_rss_mb(),
         "simpy_events_per_patient": sum(engine_events) / patients,
-        "log_rows_per_patient": len(result.events) / patients,
+        "log_rows_per_patient": rows / patients,
         "completion_rate": summary["completion_rate"],
     }
 
@@ -83,9 +100,11 @@ def child_yardstick(path: str, patients: int, seed: int) -> dict:
     }
 
 
-def measure(kind: str, args, seed: int) -> dict:
+def measure(kind: str, scenario: Path | None, args, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--patients", str(args.patients),
-           "--seed", str(seed), "--scenario", str(args.scenario), "--yardstick", str(args.yardstick)]
+           "--seed", str(seed), "--yardstick", str(args.yardstick)]
+    if scenario is not None:
+        cmd += ["--scenario", str(scenario)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -94,48 +113,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    parser.add_argument("--scenario", type=Path, nargs="+", default=DEFAULT_SCENARIOS)
     parser.add_argument("--yardstick", type=Path, default=DEFAULT_YARDSTICK)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--child", choices=["crcsim", "yardstick"])
+    parser.add_argument("--modes", nargs="+", default=["run", "model"], choices=["run", "model"])
+    parser.add_argument("--child", choices=["run", "model", "yardstick"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     if args.child:
         _pin()
-        if args.child == "crcsim":
-            out = child_crcsim(str(args.scenario), args.patients, args.seed)
-        else:
+        if args.child == "yardstick":
             out = child_yardstick(str(args.yardstick), args.patients, args.seed)
+        else:
+            out = child_crcsim(args.child, str(args.scenario[0]), args.patients, args.seed)
         print(json.dumps(out))
         return
 
     if not args.yardstick.is_file():
         sys.exit(f"yardstick not found: {args.yardstick} (give --yardstick PATH)")
-    runs: dict[str, list[dict]] = {"yardstick": [], "crcsim": []}
+    kinds = [("yardstick", "yardstick", None)] + [
+        (f"{mode} {path.stem}", mode, path) for path in args.scenario for mode in args.modes
+    ]
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in kinds}
     for i in range(args.runs):
-        for kind in ("yardstick", "crcsim"):
-            r = measure(kind, args, args.seed + i)
-            runs[kind].append(r)
-            print(f"run {i + 1}/{args.runs} {kind:9s} {args.patients / r['seconds']:>9,.0f} patients/s "
+        for label, kind, path in kinds:
+            r = measure(kind, path, args, args.seed + i)
+            runs[label].append(r)
+            print(f"run {i + 1}/{args.runs} {label:34s} {args.patients / r['seconds']:>9,.0f} patients/s "
                   f"({r['seconds']:.2f} s, peak {r['peak_rss_mb']:.0f} MB)", flush=True)
-    report = {"patients": args.patients, "runs": args.runs, "scenario": str(args.scenario)}
-    for kind, rs in runs.items():
-        report[kind] = {
+    report: dict = {"patients": args.patients, "runs": args.runs, "load_average": os.getloadavg()}
+    for label, rs in runs.items():
+        report[label] = {
             "patients_per_s": args.patients / statistics.median(r["seconds"] for r in rs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
             "simpy_events_per_patient": statistics.median(r["simpy_events_per_patient"] for r in rs),
             "log_rows_per_patient": statistics.median(r["log_rows_per_patient"] for r in rs),
         }
-    report["ratio"] = report["crcsim"]["patients_per_s"] / report["yardstick"]["patients_per_s"]
+    yard = report["yardstick"]["patients_per_s"]
     print()
-    print(f"{'':12s}{'patients/s':>12s}{'peak MB':>10s}{'simpy ev/pt':>13s}{'log rows/pt':>13s}")
-    for kind in ("yardstick", "crcsim"):
-        r = report[kind]
-        print(f"{kind:12s}{r['patients_per_s']:>12,.0f}{r['peak_rss_mb']:>10.0f}"
+    print(f"{'':36s}{'patients/s':>12s}{'ratio':>8s}{'peak MB':>10s}{'simpy ev/pt':>13s}{'log rows/pt':>13s}")
+    for label, _, _ in kinds:
+        r = report[label]
+        r["ratio"] = r["patients_per_s"] / yard
+        print(f"{label:36s}{r['patients_per_s']:>12,.0f}{r['ratio']:>8.2f}{r['peak_rss_mb']:>10.0f}"
               f"{r['simpy_events_per_patient']:>13.1f}{r['log_rows_per_patient']:>13.1f}")
-    print(f"ratio crcsim / yardstick: {report['ratio']:.2f}  (median of {args.runs} runs each, "
-          f"{args.patients:,} patients, one core)")
+    print(f"(median of {args.runs} runs each, {args.patients:,} patients, one core; "
+          f"load average at the end {report['load_average'][0]:.2f})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

@@ -4,7 +4,6 @@ codes (0 success, 2 bad input with a one-line message, 130 interrupted)."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -80,11 +79,11 @@ def _execution_options(default_workers: int | None):
 @click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | None,
         workers: int, force: bool, quiet: bool, no_dashboard: bool) -> None:
-    """Simulate SCENARIO and write its results directory."""
-    from sim.results_io import check_output_dir, manifest, write_run
-    from sim.runner import run_scenario
+    """Simulate SCENARIO and write its results directory (in blocks of patients: any size runs
+    in bounded memory)."""
+    from sim.results_io import check_output_dir
     from sim.scenario import load_scenario
-    from sim.summary import analyse
+    from sim.streamed import run_to_directory
 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
@@ -92,17 +91,13 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
     loaded = load_scenario(scenario, _overrides(patients, seed))
     target = out_dir if out_dir is not None else Path("results") / loaded.name
     check_output_dir(target, force)
-    started = time.perf_counter()
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("patients"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
     ) as bar:
         task = bar.add_task(f"simulating {loaded.name}", total=loaded.run.patients)
-        result = run_scenario(loaded, progress=lambda n: bar.advance(task, n), workers=workers)
-    patients_table, summary = analyse(result)
-    wall = time.perf_counter() - started
-    write_run(target, result.events, patients_table, summary,
-              manifest(loaded, str(scenario), wall, {"workers": workers}), force=force)
+        summary, wall = run_to_directory(loaded, str(scenario), target, force=force, workers=workers,
+                                         progress=lambda n: bar.advance(task, n))
     if not no_dashboard:
         from sim.dashboard.page import write_dashboard
 

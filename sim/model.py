@@ -20,7 +20,7 @@ from sim.hazards import DAYS_PER_MONTH
 from sim.pathway import Program, compile_strategy, patient_process
 from sim.patient import Patient
 from sim.resources import SlotCalendar
-from sim.rng import PURPOSES, Stream, centre_generator, uniform_rows
+from sim.rng import PURPOSES, Stream, centre_generator, row_views, uniform_rows
 from sim.treatments.chemotherapy import compile_chemotherapy
 from sim.treatments.follow_up import compile_follow_up
 from sim.treatments.immunotherapy import compile_immunotherapy
@@ -98,6 +98,19 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
     ``patients`` holds per-patient lists (one entry per patient of this centre): ``patient_id``,
     ``attrs`` (dicts), ``age_years``, ``male``, ``progression_hr``, ``death_hr``.
     """
+    # the run allocates many short-lived tuples and generators and few reference cycles (a
+    # patient's exit drops its own): the cyclic garbage collector's passes, each through the
+    # whole heap, cost more than they free while it runs
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _simulate(scenario, compiled, centre, patients)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _simulate(scenario, compiled: CompiledParams, centre: int, patients: dict) -> list:
     env = simpy.Environment()
     ctx = Context(env, scenario, compiled)
     program: Program = compile_strategy(scenario.strategy, ctx)
@@ -105,8 +118,8 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
     ids = patients["patient_id"]
     start, stop = ids[0], ids[-1] + 1
     seed = scenario.run.seed
-    draws = {purpose: uniform_rows(seed, purpose, start, stop).tolist() for purpose in
-             (*PATIENT_PURPOSES, "disease")}
+    draws = {purpose: row_views(uniform_rows(seed, purpose, start, stop))
+             for purpose in (*PATIENT_PURPOSES, "disease")}
     purpose_ids = {purpose: PURPOSES[purpose][0] for purpose in PATIENT_PURPOSES}
     # only strategies that give immunotherapy need its stream
     immuno_id = PURPOSES["immunotherapy"][0] if compiled.immunotherapy is not None else None
@@ -120,11 +133,15 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
             if delay > 0:
                 yield env.timeout(delay)
             now = env.now
+            view, width = draws["disease"]
             clock = DiseaseClock(
-                compiled.disease, now, draws["disease"][j], patients["age_years"][j],
+                compiled.disease, now, view[j * width : j * width + 5], patients["age_years"][j],
                 patients["male"][j], patients["progression_hr"][j], patients["death_hr"][j],
             )
-            streams = {k: Stream(draws[k][j], seed, purpose_ids[k], pid) for k in PATIENT_PURPOSES}
+            streams = {}
+            for k in PATIENT_PURPOSES:
+                view, width = draws[k]
+                streams[k] = Stream(view[j * width : (j + 1) * width], seed, purpose_ids[k], pid)
             if immuno_id is not None:
                 streams["immunotherapy"] = Stream([], seed, immuno_id, pid)
             p = Patient(pid, env, rows, patients["attrs"][j], clock, now + horizon, streams)
@@ -137,14 +154,5 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
             env.process(patient_process(p, program))
 
     env.process(admit())
-    # the run allocates many short-lived tuples and generators and few reference cycles: the
-    # cyclic garbage collector's passes cost more than they free while it runs (the centre's
-    # cycles are collected once it is done)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        env.run()
-    finally:
-        if collecting:
-            gc.enable()
+    env.run()
     return rows

@@ -180,9 +180,12 @@ def patient_process(p, program: Program):
         except ProgressionDetected:
             p.exit = None
             phase = program.on_progression
+            continue
         except Died as exc:
             p.log(ev.DEATH, exc.cause)
-            return
         except FollowUpEnded:
             p.log(ev.END_OF_FOLLOW_UP)
-            return
+        # the exit's traceback holds the frames that hold the patient: dropping it lets the
+        # patient be freed now, by reference counting, instead of by a garbage-collector pass
+        p.exit = None
+        return

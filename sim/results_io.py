@@ -2,7 +2,9 @@
 
 Files are written into a hidden temporary sibling directory and renamed into place at the end, so
 an interrupted or failed run leaves no half-written results, and an existing directory is only
-replaced (with ``force``) once the new one is complete.
+replaced (with ``force``) once the new one is complete. A :class:`ResultsWriter` appends the event
+and patient tables block by block (one Parquet row group each), so a run of any size is written in
+bounded memory.
 
 | file | content |
 |---|---|
@@ -25,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 import sim
 from sim.errors import InputError
@@ -132,3 +136,59 @@ def write_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _fixed_schema(table: pa.Table) -> pa.Schema:
+    """The first block's schema, with 32-bit dictionary indices: later blocks, whose categories
+    differ, are cast to it."""
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type)) if pa.types.is_dictionary(f.type)
+        else f
+        for f in table.schema
+    ]
+    return pa.schema(fields, metadata=table.schema.metadata)
+
+
+class ResultsWriter:
+    """A results directory written as the run goes, atomically: ``append`` each block's event
+    log and patient table (in patient order), then ``finish`` with the summary and manifest.
+    Leaving the ``with`` block by an exception removes everything written so far."""
+
+    def __init__(self, out_dir: Path, force: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        check_output_dir(self.out_dir, force)
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        self._writers: dict[str, pq.ParquetWriter] = {}
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is not None:
+            self._close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _write(self, name: str, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = pq.ParquetWriter(self.tmp / f"{name}.parquet", _fixed_schema(table))
+            self._writers[name] = writer
+        writer.write_table(table.cast(writer.schema))
+
+    def append(self, events: pd.DataFrame, patients: pd.DataFrame) -> None:
+        self._write("events", events)
+        self._write("patients", patients)
+
+    def _close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def finish(self, summary: dict, manifest_data: dict) -> Path:
+        self._close()
+        _write_json(self.tmp / "summary.json", summary)
+        _write_json(self.tmp / "manifest.json", manifest_data)
+        swap_into_place(self.tmp, self.out_dir)
+        return self.out_dir

@@ -70,17 +70,27 @@ def attribute_rows(seed: int, name: str, start: int, stop: int) -> np.ndarray:
     return rows[start - offset : stop - offset]
 
 
+def row_views(rows: np.ndarray) -> tuple[memoryview, int]:
+    """A flat memoryview of a (patients, width) batch and its width: patient ``j``'s row is
+    ``view[j * width : (j + 1) * width]``."""
+    rows = np.ascontiguousarray(rows)
+    return memoryview(rows.reshape(-1)), rows.shape[1]
+
+
 def centre_generator(seed: int, purpose: str, centre: int) -> np.random.Generator:
     """A generator for a centre-level process (arrivals), keyed by the centre's index."""
     return _generator(seed, PURPOSES[purpose][0], 1_000_000_000 + centre)
 
 
 class Stream:
-    """One patient's uniforms for one purpose, consumed in order."""
+    """One patient's uniforms for one purpose, consumed in order.
+
+    ``row`` is a list or a 1-D float memoryview (a row of the centre's batch): a view turns only
+    the uniforms a patient reads into Python floats, not the whole row."""
 
     __slots__ = ("_row", "_pos", "_seed", "_key", "_extensions")
 
-    def __init__(self, row: list[float], seed: int, purpose_id: int, patient: int) -> None:
+    def __init__(self, row, seed: int, purpose_id: int, patient: int) -> None:
         self._row = row
         self._pos = 0
         self._seed = seed
@@ -90,7 +100,7 @@ class Stream:
     def _extend(self) -> None:
         self._extensions += 1
         gen = _generator(self._seed, *self._key, self._extensions)
-        self._row = self._row + gen.random(max(len(self._row), 32)).tolist()
+        self._row = [*self._row, *gen.random(max(len(self._row), 32)).tolist()]
 
     def random(self) -> float:
         """Next uniform in [0, 1)."""
@@ -106,7 +116,8 @@ class Stream:
         while pos + n > len(self._row):
             self._extend()
         self._pos = pos + n
-        return self._row[pos : pos + n]
+        row = self._row[pos : pos + n]
+        return row if isinstance(row, list) else row.tolist()
 
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()

@@ -7,7 +7,7 @@ same: rows are sorted by patient and time at the end.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.model import compile_params, simulate_centre
 from sim.population import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
-from sim.schemas import events_frame
+from sim.schemas import concat_events, events_frame
 
 Progress = Callable[[int], None]
 
@@ -79,21 +79,115 @@ def centre_ranges(scenario) -> list[tuple[int, int, int]]:
     return [(c, s, min(s + size, n)) for c, s in enumerate(range(0, n, size))]
 
 
+def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """The population with each patient's centre (second column)."""
+    pop = pop.reset_index(drop=True)
+    centre = np.repeat(np.array([c for c, _, _ in ranges], dtype=np.int64),
+                       [stop - start for _, start, stop in ranges])
+    pop.insert(1, "centre", centre)
+    return pop
+
+
+def _slice_inputs(inputs: dict, start: int, stop: int) -> dict:
+    return {k: v[start:stop] for k, v in inputs.items()}
+
+
 def run_centre(
     scenario, centre: int, start: int, stop: int, compiled=None, population=None
 ) -> tuple[pd.DataFrame, list]:
-    """Population and flat event log of one centre (the unit of parallel work)."""
+    """Population and flat event log of one centre."""
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
-    pop = pop.copy()
-    pop.insert(1, "centre", centre)
+    pop = _with_centres(pop, [(centre, start, stop)])
     rows = simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
     return pop, rows
 
 
-def _centre_task(args: tuple) -> tuple[pd.DataFrame, list]:
-    scenario, centre, start, stop = args
-    return run_centre(scenario, centre, start, stop)
+def simulate_block(scenario, ranges: list[tuple[int, int, int]],
+                   compiled=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Population and event log of consecutive centres (the unit of parallel and chunked work).
+
+    The block's model inputs are built once, in whole columns, and sliced per centre."""
+    compiled = compiled if compiled is not None else compile_params(scenario)
+    first, last = ranges[0][1], ranges[-1][2]
+    population = _with_centres(sample_population(scenario, first, last), ranges)
+    inputs = _centre_inputs(population, scenario)
+    rows: list = []
+    for centre, start, stop in ranges:
+        rows.extend(simulate_centre(scenario, compiled, centre,
+                                    _slice_inputs(inputs, start - first, stop - first)))
+    return population, events_frame(rows)
+
+
+def _block_task(args: tuple):
+    task, scenario, ranges = args
+    return task(scenario, ranges)
+
+
+def blocks(scenario, block_patients: int | None) -> list[list[tuple[int, int, int]]]:
+    """The run's centres in consecutive groups of at least ``block_patients`` patients (all in
+    one group if None)."""
+    ranges = centre_ranges(scenario)
+    if block_patients is None:
+        return [ranges]
+    groups: list[list[tuple[int, int, int]]] = [[]]
+    for r in ranges:
+        if groups[-1] and groups[-1][-1][2] - groups[-1][0][1] >= block_patients:
+            groups.append([])
+        groups[-1].append(r)
+    return groups
+
+
+def iter_blocks(
+    scenario, block_patients: int | None, workers: int = 1, progress: Progress | None = None,
+    task: Callable = simulate_block,
+) -> Iterator:
+    """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
+    default the block's (population, events).
+
+    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks (``task``
+    must then be a module's function); the result is identical, because every centre draws only
+    from its own patients' streams.
+    """
+    groups = blocks(scenario, block_patients)
+    compiled = compile_params(scenario)
+    if workers <= 1 or len(groups) == 1:
+        results = (task(scenario, group, compiled) for group in groups)
+    else:
+        results = _shared_blocks(scenario, groups, workers, task, compiled)
+    for group, result in zip(groups, results, strict=True):
+        if progress is not None:
+            progress(group[-1][2] - group[0][1])
+        yield result
+
+
+def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compiled) -> Iterator:
+    """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
+
+    This process takes the next block itself whenever the one it must hand on is not ready: it
+    needs no start-up (a helper imports the model first) and keeps the machine's cores busy
+    while the consumer writes. At most ``2 * workers`` blocks are begun and not yet handed on,
+    so a run of any size keeps a bounded number of blocks in memory.
+    """
+    window = 2 * workers
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+        futures: dict = {}
+        done: dict = {}
+        begun = 0
+        for i in range(len(groups)):
+            while i not in done:
+                while begun < len(groups) and begun - i < window and len(futures) < 2 * (workers - 1):
+                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun]))
+                    begun += 1
+                if i in futures and futures[i].done():
+                    done[i] = futures.pop(i).result()
+                elif begun < len(groups) and begun - i < window:
+                    done[begun] = task(scenario, groups[begun], compiled)
+                    begun += 1
+                else:
+                    done[i] = futures.pop(i).result()
+            yield done.pop(i)
 
 
 def run_scenario(
@@ -101,33 +195,16 @@ def run_scenario(
 ) -> SimulationResult:
     """Simulate every patient of the scenario; ``progress(n)`` is told of finished patients.
 
-    With ``workers`` > 1, centres run in separate processes; the result is identical, because
-    every centre draws only from its own patients' streams.
+    With ``workers`` > 1, blocks of centres run in several processes (eight blocks a worker,
+    to balance the load); the result is identical to a serial run.
     """
-    ranges = centre_ranges(scenario)
-    pops, rows = [], []
-    if workers > 1 and len(ranges) > 1:
-        context = multiprocessing.get_context("spawn")
-        chunk = max(1, len(ranges) // (workers * 4))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            tasks = [(scenario, c, a, b) for c, a, b in ranges]
-            for (_, start, stop), (pop, centre_rows) in zip(
-                ranges, pool.map(_centre_task, tasks, chunksize=chunk), strict=True
-            ):
-                pops.append(pop)
-                rows.extend(centre_rows)
-                if progress is not None:
-                    progress(stop - start)
+    n = scenario.run.patients
+    block_patients = None if workers <= 1 else max(1, n // (8 * workers))
+    parts = list(iter_blocks(scenario, block_patients, workers, progress))
+    if len(parts) == 1:
+        population, events = parts[0]
     else:
-        compiled = compile_params(scenario)
-        cohort = sample_population(scenario, 0, scenario.run.patients)
-        for centre, start, stop in ranges:
-            part = cohort.iloc[start:stop].reset_index(drop=True)
-            pop, centre_rows = run_centre(scenario, centre, start, stop, compiled, part)
-            pops.append(pop)
-            rows.extend(centre_rows)
-            if progress is not None:
-                progress(stop - start)
-    population = pd.concat(pops, ignore_index=True) if len(pops) > 1 else pops[0]
+        population = pd.concat([pop for pop, _ in parts], ignore_index=True)
+        events = concat_events([e for _, e in parts])
     assert np.all(np.diff(population["patient_id"].to_numpy()) > 0)
-    return SimulationResult(scenario, population, events_frame(rows))
+    return SimulationResult(scenario, population, events)

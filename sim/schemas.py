@@ -17,8 +17,11 @@ time keep the order in which they happened).
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
 
@@ -68,8 +71,16 @@ PATIENT_COLUMNS: dict[str, str] = {
 
 def _categorical(values: list) -> pd.Categorical:
     """Categorical with sorted categories, so the same events give the same table whatever the
-    order in which centres were simulated."""
-    return pd.Categorical(np.array(values, dtype=object))
+    order in which centres were simulated. The labels come from a small vocabulary: a dict
+    lookup per row is cheaper than hashing an object array."""
+    categories = sorted(set(values))
+    index = {label: code for code, label in enumerate(categories)}
+    codes = np.fromiter(map(index.__getitem__, values), np.int32, len(values))
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _floats(values: list) -> np.ndarray:
+    return np.frombuffer(array("d", values), dtype=np.float64)
 
 
 def events_frame(flat: list) -> pd.DataFrame:
@@ -80,15 +91,27 @@ def events_frame(flat: list) -> pd.DataFrame:
         raise ValueError("event log length is not a multiple of its six fields")
     if not flat:
         return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
-    patient = np.array(flat[0::width], dtype=np.int64)
-    day = np.array(flat[1::width], dtype=np.float64)
+    patient = np.frombuffer(array("q", flat[0::width]), dtype=np.int64)
+    day = _floats(flat[1::width])
     order = np.lexsort((day, patient))  # stable: same-time events keep their order
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "patient_id": patient[order],
         "day": day[order],
         "event": _categorical(flat[2::width])[order],
         "phase": _categorical(flat[3::width])[order],
         "detail": _categorical(flat[4::width])[order],
-        "value": np.array(flat[5::width], dtype=np.float64)[order],
+        "value": _floats(flat[5::width])[order],
     })
-    return frame
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Event logs of consecutive blocks of patients as one log, the same table as
+    :func:`events_frame` of all their rows (categories sorted over the union)."""
+    out = {}
+    for column in EVENT_COLUMNS:
+        parts = [frame[column] for frame in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            out[column] = union_categoricals(parts, sort_categories=True)
+        else:
+            out[column] = np.concatenate([part.to_numpy() for part in parts])
+    return pd.DataFrame(out)

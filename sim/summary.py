@@ -6,6 +6,8 @@ times in months, except resource waits (days).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -13,6 +15,14 @@ from sim import events as ev
 from sim.outcomes import PATHWAYS
 from sim.parameters_schema import TOXICITY_TYPES
 from sim.survival import km_summary
+
+#: the patient-table columns the summary reads
+SUMMARY_COLUMNS = (
+    "completed", "pathway", "grade34_toxicity", *(f"grade34_{t}" for t in TOXICITY_TYPES),
+    "grade34_toxicity_any_phase", "surgical_complication", "rectal_surgery", "metastasis_treatment",
+    "ypcr", "watch_and_wait", "first_response", "chemo_cycles", "os_months", "os_event",
+    "pfs_months", "pfs_event",
+)
 
 
 def _rate(x: pd.Series) -> float:
@@ -35,28 +45,28 @@ def _open_slots(weekdays: list[int], slots: int, first: np.ndarray, last: np.nda
     return total * slots
 
 
-def _resource(calendar, patient_ids: np.ndarray, days: np.ndarray, waits: np.ndarray,
-              population: pd.DataFrame) -> dict:
-    """Utilisation = slots used / slots open between each centre's first and last use."""
-    if len(days) == 0:
-        return {"utilisation": 0.0, "mean_wait_days": 0.0, "p90_wait_days": 0.0, "slots_used": 0}
+@dataclass(frozen=True)
+class ResourceUse:
+    """What the summary needs of one resource's use, reduced per centre so that blocks of whole
+    centres combine exactly: each centre's first and last day of use, slots used, the waits."""
+
+    spans: pd.DataFrame  # index centre; columns min, max (days)
+    used: int
+    waits: np.ndarray
+
+
+def _use(patient_ids: np.ndarray, days: np.ndarray, waits: np.ndarray,
+         population: pd.DataFrame) -> ResourceUse:
     ids = population["patient_id"].to_numpy()
     order = np.argsort(ids, kind="stable")
     pos = order[np.searchsorted(ids[order], patient_ids)]
     centre = population["centre"].to_numpy()[pos]
     day = np.floor(days).astype(np.int64)
     spans = pd.DataFrame({"centre": centre, "day": day}).groupby("centre")["day"].agg(["min", "max"])
-    offered = _open_slots(calendar.weekdays, calendar.slots_per_day,
-                          spans["min"].to_numpy(), spans["max"].to_numpy())
-    return {
-        "utilisation": round(len(day) / offered, 6) if offered else 0.0,
-        "mean_wait_days": round(float(np.mean(waits)), 4) if len(waits) else 0.0,
-        "p90_wait_days": round(float(np.quantile(waits, 0.9)), 4) if len(waits) else 0.0,
-        "slots_used": int(len(day)),
-    }
+    return ResourceUse(spans, len(day), np.asarray(waits, dtype=np.float64))
 
 
-def resource_records(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
+def slot_records(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
     """Per resource: the patient and day of every slot used (linac fractions, theatre sessions,
     MDT cases), and every wait in days with its patient (a linac wait is a course's booking)."""
     event = events["event"]
@@ -78,14 +88,55 @@ def resource_records(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
     }
 
 
+def resource_records(events: pd.DataFrame, population: pd.DataFrame) -> dict[str, ResourceUse]:
+    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
+    return {name: _use(ids, days, waits, population)
+            for name, (ids, days, waits, _) in slot_records(events).items()}
+
+
+def combine_records(parts: list[dict[str, ResourceUse]]) -> dict[str, ResourceUse]:
+    """The records of consecutive blocks of whole centres as those of the whole run."""
+    return {
+        name: ResourceUse(
+            pd.concat([p[name].spans for p in parts]),
+            sum(p[name].used for p in parts),
+            np.concatenate([p[name].waits for p in parts]),
+        )
+        for name in parts[0]
+    }
+
+
+def _resource(calendar, use: ResourceUse) -> dict:
+    """Utilisation = slots used / slots open between each centre's first and last use."""
+    if use.used == 0:
+        return {"utilisation": 0.0, "mean_wait_days": 0.0, "p90_wait_days": 0.0, "slots_used": 0}
+    offered = _open_slots(calendar.weekdays, calendar.slots_per_day,
+                          use.spans["min"].to_numpy(), use.spans["max"].to_numpy())
+    waits = use.waits
+    return {
+        "utilisation": round(use.used / offered, 6) if offered else 0.0,
+        "mean_wait_days": round(float(np.mean(waits)), 4) if len(waits) else 0.0,
+        "p90_wait_days": round(float(np.quantile(waits, 0.9)), 4) if len(waits) else 0.0,
+        "slots_used": int(use.used),
+    }
+
+
+def resource_summary(records: dict[str, ResourceUse], resources) -> dict:
+    return {name: _resource(getattr(resources, name), use) for name, use in records.items()}
+
+
 def resource_use(events: pd.DataFrame, population: pd.DataFrame, resources) -> dict:
     """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
-    records = resource_records(events)
-    return {name: _resource(getattr(resources, name), ids, days, waits, population)
-            for name, (ids, days, waits, _) in records.items()}
+    return resource_summary(resource_records(events, population), resources)
 
 
 def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:
+    return summary_of(scenario, patients, resource_use(events, patients, scenario.resources))
+
+
+def summary_of(scenario, patients: pd.DataFrame, resources: dict) -> dict:
+    """The summary from the patient table (the columns in :data:`SUMMARY_COLUMNS` suffice) and
+    the resource summary."""
     n = len(patients)
     pathway = patients["pathway"].value_counts().reindex(PATHWAYS, fill_value=0)
     rectal = patients["rectal_surgery"]
@@ -122,18 +173,22 @@ def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:
         if name != "completed":
             groups[f"pathway_{name}"] = patients[patients["pathway"] == name]
     summary["by_group"] = {k: _survival_block(g) for k, g in groups.items()}
-    summary["resources"] = resource_use(events, patients, scenario.resources)
+    summary["resources"] = resources
     return summary
 
 
 def patients_of(result) -> pd.DataFrame:
     """The patient table of a simulation result."""
+    return patient_table_of(result.scenario, result.population, result.events)
+
+
+def patient_table_of(scenario, population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The patient table of a population and its event log, as the scenario defines completion."""
     from sim.outcomes import patient_table
 
-    scenario = result.scenario
     return patient_table(
-        result.events,
-        result.population,
+        events,
+        population,
         scenario.strategy.completion,
         tuple(scenario.parameters.local_treatment.rectal_complications),
         tuple(k for k, c in scenario.parameters.radiotherapy.courses.items() if c.target == "pelvis"),
