@@ -209,3 +209,15 @@ def test_a_worker_with_other_scenario_files_refuses_the_point():
             "outputs": ["os_36"], "reference": None, "bootstrap": 20}
     with pytest.raises(RuntimeError, match="differs from the sweep's"):
         evaluate_point(task)
+
+
+def test_tornado_error_is_the_paired_error_between_the_ends(tmp_path):
+    data = {"name": "tornado", "scenario": REFERENCE, "patients": 300, "seed": 6, "outputs": ["os_36"],
+            "analysis": {"type": "one_way", "parameters": [
+                {"path": "parameters.mdt.best_supportive_care_probability", "low": 0.05, "high": 0.3}]}}
+    summary = run_sweep(_write(tmp_path, data), tmp_path / "out", backend="serial", dashboard=False)
+    bar = summary["tornado"]["os_36"]["bars"][0]
+    assert bar["mc_se_method"] == "paired bootstrap"
+    # the same patients at both ends: most of the noise cancels in the swing
+    assert 0 < bar["mc_se"] < 0.7 * bar["independent_bound"]
+    assert bar["noise"] == (bar["swing"] < 2 * bar["mc_se"])

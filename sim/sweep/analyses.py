@@ -25,9 +25,22 @@ def _values(table: pd.DataFrame, output: str, points: int) -> tuple[np.ndarray, 
     return value, se
 
 
-def tornado(sweep: Sweep, table: pd.DataFrame, points: int) -> dict:
+def _paired_se(replicates: dict[int, dict[str, list]], a: int, b: int, output: str) -> float | None:
+    """Bootstrap error of (point b - point a): both points resampled the same patients."""
+    ra, rb = replicates.get(a, {}).get(output), replicates.get(b, {}).get(output)
+    if ra is None or rb is None or len(ra) != len(rb):
+        return None
+    d = np.array([np.nan if x is None or y is None else y - x for x, y in zip(ra, rb, strict=True)])
+    d = d[np.isfinite(d)]
+    return float(d.std(ddof=1)) if len(d) > 1 else None
+
+
+def tornado(sweep: Sweep, table: pd.DataFrame, points: int,
+            replicates: dict[int, dict[str, list]] | None = None) -> dict:
     """Per output and parameter: base, low and high values, the swing, and whether the swing is
-    smaller than twice its Monte Carlo error (noise rather than an effect)."""
+    smaller than twice its Monte Carlo error (noise rather than an effect). The error is that of
+    the paired difference between the two ends (same patients, same random numbers) when the
+    points kept their bootstrap replicates, else the independent-runs bound."""
     out: dict = {}
     for output in sweep.output_names():
         value, se = _values(table, output, points)
@@ -43,9 +56,17 @@ def tornado(sweep: Sweep, table: pd.DataFrame, points: int) -> dict:
             swing = float(finite.max() - finite.min()) if len(finite) else math.nan
             # the independent-runs bound (root of the summed variances): conservative, because
             # common random numbers make the two ends' errors move together
-            noise_se = float(math.sqrt(np.nansum([ses[0] ** 2, ses[-1] ** 2])))
+            bound = float(math.sqrt(np.nansum([ses[0] ** 2, ses[-1] ** 2])))
+            paired = None
+            if len(finite) and replicates:
+                first = number - len(levels)
+                hi, lo = (first + int(np.nanargmax(vals)), first + int(np.nanargmin(vals)))
+                paired = _paired_se(replicates, lo, hi, output)
+            noise_se = paired if paired is not None else bound
             bars.append({"parameter": v.path, "arms": v.arms, "levels": levels,
                          "values": [float(x) for x in vals], "swing": swing, "mc_se": noise_se,
+                         "mc_se_method": "paired bootstrap" if paired is not None else
+                         "independent-runs bound", "independent_bound": bound,
                          "noise": bool(swing < 2 * noise_se)})
         bars.sort(key=lambda b: -b["swing"] if math.isfinite(b["swing"]) else 0.0)
         out[output] = {"base": float(value[0]), "base_mc_se": float(se[0]), "bars": bars}

@@ -84,11 +84,12 @@ def evaluate_point(task: dict) -> dict:
         per_arm[arm] = ({**values, **extra}, {**reps, **extra_reps})
     outputs: dict[str, float] = {}
     mc_se: dict[str, float] = {}
+    replicates: dict[str, np.ndarray | None] = {}
     reference = task.get("reference")
     for arm, (values, reps) in per_arm.items():
         for m in metrics:
             name = m if reference is None else f"{m}[{arm}]"
-            outputs[name], mc_se[name] = values[m], standard_error(reps[m])
+            outputs[name], mc_se[name], replicates[name] = values[m], standard_error(reps[m]), reps[m]
     if reference is not None:
         ref_values, ref_reps = per_arm[reference]
         for arm, (values, reps) in per_arm.items():
@@ -99,7 +100,13 @@ def evaluate_point(task: dict) -> dict:
                 outputs[name] = values[m] - ref_values[m]
                 paired = (reps[m] - ref_reps[m]
                           if reps[m] is not None and ref_reps[m] is not None else None)
-                mc_se[name] = standard_error(paired)
-    return {"outputs": {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                        for k, v in outputs.items()},
-            "mc_se": {k: (None if math.isnan(v) else v) for k, v in mc_se.items()}}
+                mc_se[name], replicates[name] = standard_error(paired), paired
+    out = {"outputs": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                       for k, v in outputs.items()},
+           "mc_se": {k: (None if math.isnan(v) else v) for k, v in mc_se.items()}}
+    if task.get("keep_replicates"):
+        # every point resamples the same patients (same seed and count), so replicates of two
+        # points pair up: the error of a difference between points, as between arms
+        out["replicates"] = {k: [None if not math.isfinite(x) else round(float(x), 9) for x in r]
+                             for k, r in replicates.items() if r is not None}
+    return out

@@ -74,7 +74,8 @@ class _Points:
                               "fingerprints": self.arm_fingerprints,
                               "patients": spec.patients, "seed": spec.seed,
                               "outputs": list(spec.outputs), "reference": reference,
-                              "bootstrap": spec.bootstrap}
+                              "bootstrap": spec.bootstrap,
+                              "keep_replicates": spec.analysis.type == "one_way"}
             self.count += 1
         self.finished += len(points) - sum(len(numbers[k]) for k in tasks)
         self.expected = max(self.expected, self.finished + sum(len(numbers[k]) for k in tasks))
@@ -83,7 +84,9 @@ class _Points:
             value = outcome.value if outcome.error is None else None
             self.store.add(outcome.key, numbers[outcome.key], tasks[outcome.key]["overrides"],
                            value["outputs"] if value else None, value["mc_se"] if value else None,
-                           outcome.error)
+                           outcome.error, value.get("replicates") if value else None)
+            if value:
+                value = {"outputs": value["outputs"], "mc_se": value["mc_se"]}
             self.done[outcome.key] = value
             self.finished += len(numbers[outcome.key])
             self._tick()
@@ -128,6 +131,7 @@ def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", worke
                     design, points = salib_design(sweep), salib_points(sweep)
                 runner.run(points)
         table = store.table()
+        replicates = store.replicates()
     finally:
         store.close()
     points_total = runner.count
@@ -135,7 +139,7 @@ def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", worke
     summary["failed"] = int(table.loc[table["error"].notna(), "point"].nunique())
     kind = spec.analysis.type
     if kind == "one_way":
-        summary["tornado"] = analyses.tornado(sweep, table, points_total)
+        summary["tornado"] = analyses.tornado(sweep, table, points_total, replicates)
     elif kind == "grid":
         summary["grid"] = analyses.grid(sweep, table, points_total)
     elif kind == "psa":

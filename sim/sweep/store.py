@@ -27,7 +27,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
         self.db.execute("CREATE TABLE IF NOT EXISTS points (key TEXT PRIMARY KEY, overrides TEXT, "
-                        "outputs TEXT, mc_se TEXT, error TEXT)")
+                        "outputs TEXT, mc_se TEXT, error TEXT, replicates TEXT)")
         self.db.execute("CREATE TABLE IF NOT EXISTS numbers (number INTEGER PRIMARY KEY, key TEXT)")
         self.db.commit()
 
@@ -36,16 +36,23 @@ class Store:
         return {k: {"outputs": json.loads(o), "mc_se": json.loads(s)} for k, o, s in
                 self.db.execute("SELECT key, outputs, mc_se FROM points WHERE error IS NULL")}
 
+    def replicates(self) -> dict[int, dict[str, list]]:
+        """Per point number, the bootstrap replicates of its outputs (where they were kept)."""
+        return {n: json.loads(r) for n, r in self.db.execute(
+            "SELECT n.number, p.replicates FROM numbers n JOIN points p ON n.key = p.key "
+            "WHERE p.replicates IS NOT NULL")}
+
     def number(self, number: int, key: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO numbers VALUES (?, ?)", (number, key))
         self.db.commit()
 
     def add(self, key: str, numbers: list[int], overrides: dict, outputs: dict | None,
-            mc_se: dict | None, error: str | None) -> None:
-        self.db.execute("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)",
+            mc_se: dict | None, error: str | None, replicates: dict | None = None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?)",
                         (key, json.dumps(overrides, sort_keys=True),
                          json.dumps(outputs) if outputs is not None else None,
-                         json.dumps(mc_se) if mc_se is not None else None, error))
+                         json.dumps(mc_se) if mc_se is not None else None, error,
+                         json.dumps(replicates) if replicates is not None else None))
         self.db.executemany("INSERT OR REPLACE INTO numbers VALUES (?, ?)", [(n, key) for n in numbers])
         self.db.commit()
 
