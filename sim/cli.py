@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 import sim
+from sim.console_tables import pct, print_comparison, print_summary, print_targets
 from sim.errors import InputError
 
 out = Console()
@@ -103,7 +104,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
 
         write_dashboard([target], target / "dashboard.html")
     if not quiet:
-        _print_summary(summary, target, wall)
+        print_summary(out, summary, target, wall)
 
 
 @app.command()
@@ -149,7 +150,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
 
         write_dashboard([target], target / "dashboard.html")
     if not quiet:
-        _print_comparison(result, target)
+        print_comparison(out, result, target)
 
 
 @app.command()
@@ -176,11 +177,11 @@ def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | 
         table.add_column(name, justify=justify)
     table.add_row("source population", "", "", "", f"{report['candidates']:,}")
     for r in report["criteria"]:
-        table.add_row(r["criterion"], r["rule"], f"{r['failing']:,} ({_pct(r['failing_fraction'])})",
+        table.add_row(r["criterion"], r["rule"], f"{r['failing']:,} ({pct(r['failing_fraction'])})",
                       f"{r['excluded_in_order']:,}", f"{r['remaining']:,}")
     out.print(table)
     out.print(f"eligible: {report['eligible']:,} of {report['candidates']:,} "
-              f"({_pct(report['eligible_fraction'])})")
+              f"({pct(report['eligible_fraction'])})")
     if json_path is not None:
         import json
 
@@ -293,7 +294,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int, 
             sys.exit(130)
     if not quiet:
         verify = report["verification"]
-        _print_targets(report["targets"], f"calibration {report['name']}: verification run of "
+        print_targets(out, report["targets"], f"calibration {report['name']}: verification run of "
                        f"{verify['patients']:,} patients, seed {verify['seed']}")
         out.print(f"best total deviance {report['best']['deviance']:.2f}; "
                   f"{report['evaluations']:,} evaluations in {report['wall_time_s'] / 60:.1f} min; "
@@ -309,124 +310,7 @@ def validate_targets_command(result_dir: Path, targets: Path) -> None:
     from sim.calibrate.run import validate_targets
 
     rows = validate_targets(result_dir, targets)
-    _print_targets(rows, f"{result_dir} against {targets}")
-
-
-def _print_targets(rows: list[dict], title: str) -> None:
-    table = Table(title=title)
-    for name, justify in (("target", "left"), ("fitted", "left"), ("published (95% CI)", "right"),
-                          ("simulated (MC 95% CI)", "right"), ("inside", "left")):
-        table.add_column(name, justify=justify)
-    for r in rows:
-        lo, hi = r["published_ci95"]
-        slo, shi = r["simulated_mc_ci95"]
-        table.add_row(
-            r["target"], "yes" if r["fit"] else "validation",
-            f"{_pct(r['published'])} ({_pct(lo)}-{_pct(hi)})",
-            f"{_pct(r['simulated'])} ({_pct(slo)}-{_pct(shi)})",
-            "yes" if r["inside"] else "[bold red]NO[/]",
-        )
-    out.print(table)
-    inside = sum(r["inside"] for r in rows)
-    out.print(f"{inside} of {len(rows)} published figures inside their 95% CI")
-
-
-def _pct(x) -> str:
-    return "-" if x is None or x != x else f"{100 * x:.1f}%"
-
-
-def _print_summary(s: dict, target: Path, wall: float) -> None:
-    table = Table(title=f"{s['scenario']}: {s['n_patients']:,} patients, seed {s['seed']}")
-    table.add_column("outcome")
-    table.add_column("value", justify="right")
-    table.add_row("completed the schedule", _pct(s["completion_rate"]))
-    for name, frac in s["pathway"].items():
-        if name != "completed" and frac > 0:
-            table.add_row(f"  {name.replace('_', ' ')}", _pct(frac))
-    table.add_row("grade 3-4 toxicity (preoperative)", _pct(s["grade34_toxicity_rate"]))
-    table.add_row("rectal surgery", _pct(s["rectal_surgery_rate"]))
-    table.add_row("surgical complications", _pct(s["surgical_complication_rate"]))
-    for key, label in (("os", "OS"), ("pfs", "PFS")):
-        block = s[key]
-        marks = " / ".join(_pct(block.get(m)) for m in ("12", "24", "36"))
-        median = block.get("median")
-        table.add_row(f"{label} 1/2/3 years", marks)
-        table.add_row(f"{label} median (months)", "-" if median is None else f"{median:.1f}")
-    for name, r in s["resources"].items():
-        table.add_row(
-            f"{name}: utilisation, mean wait",
-            f"{_pct(r['utilisation'])}, {r['mean_wait_days']:.1f} d",
-        )
-    out.print(table)
-    out.print(f"results in {target}/ ({wall:.1f} s)")
-
-
-_COMPARED = (
-    ("completion_rate", "completed the schedule", "pct"),
-    ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
-    ("grade34_toxicity_any_phase_rate", "grade 3-4 toxicity (any phase)", "pct"),
-    ("surgical_complication_rate", "surgical complications", "pct"),
-    ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
-    ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),
-    ("rmst_os_36", "RMST OS to 36 months", "months"), ("rmst_os_60", "RMST OS to 60 months", "months"),
-    ("rmst_pfs_36", "RMST PFS to 36 months", "months"),
-)
-
-
-def _fmt(x, kind: str, signed: bool = False) -> str:
-    if x is None or x != x:
-        return "-"
-    if kind == "pct":
-        return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}%"
-    if kind == "hr":
-        return f"{x:.2f}"
-    return f"{x:+.1f}" if signed else f"{x:.1f}"
-
-
-def _print_comparison(result: dict, target: Path) -> None:
-    arms = list(result["arms"])
-    reps = result["replications"]
-    table = Table(title=f"{len(arms)} arms, {result['patients_per_arm']:,} patients each, {reps} "
-                        f"replication{'s' if reps > 1 else ''}, common random numbers")
-    table.add_column("outcome")
-    for name in arms:
-        table.add_column(name, justify="right")
-    pairs = [p for p in result["pairs"].values() if p["reference"] == arms[0]]
-    for p in pairs:
-        table.add_column(f"{p['arm']} - {arms[0]} (95% CI)", justify="right")
-    for key, label, kind in _COMPARED:
-        row = [label] + [_fmt(result["arms"][a][key]["mean"], kind) for a in arms]
-        for p in pairs:
-            d = p["differences"][key]
-            ci = d.get("ci95")
-            unit = " pts" if kind == "pct" else " mo"
-            row.append(_fmt(d["mean"], kind, True) + unit
-                       + (f" ({_fmt(ci[0], kind, True)} to {_fmt(ci[1], kind, True)})" if ci else ""))
-        table.add_row(*row)
-    for endpoint in ("os", "pfs"):
-        row = [f"hazard ratio {endpoint.upper()}"] + ["" for _ in arms]
-        for p in pairs:
-            hr = p["differences"][f"hazard_ratio_{endpoint}"]
-            ci = hr.get("ci95")
-            row.append(_fmt(hr["mean"], "hr") + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
-        table.add_row(*row)
-    out.print(table)
-    for pair, params in result.get("dependence", {}).items():
-        if not params:
-            continue
-        dep = Table(title=f"{pair}: how the differences move with each drawn parameter "
-                          "(Spearman correlation over replications)")
-        dep.add_column("parameter")
-        for label in ("OS 3 years", "PFS 3 years", "RMST OS 60", "log HR OS"):
-            dep.add_column(label, justify="right")
-        for name, block in params.items():
-            dep.add_row(name.removeprefix("parameters."), *(
-                f"{block[m]['spearman_rho']:+.2f}" if m in block else "-"
-                for m in ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")))
-        out.print(dep)
-    out.print("intervals: Monte Carlo error of the mean over replications"
-              + (" and parameter uncertainty" if result["parameter_uncertainty"] else ""))
-    out.print(f"results in {target}/ (comparison.json, one run directory per arm)")
+    print_targets(out, rows, f"{result_dir} against {targets}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,7 +27,7 @@ def key(x, patients: int, seed: int, fingerprint: str = "") -> str:
 
 _NOT_MODEL_DIRS = {"calibrate", "sweep", "dashboard"}
 _NOT_MODEL_FILES = {"cli.py", "results_io.py", "comparison.py", "compare_io.py", "execution.py",
-                    "screening.py"}
+                    "screening.py", "console_tables.py"}
 
 
 def model_fingerprint(raw: dict, targets_sha256: str) -> str:

@@ -1,0 +1,126 @@
+"""Terminal tables of a run's summary, a comparison and calibration targets (the CLI prints
+them; the numbers come from the summaries written to disk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_targets(out: Console, rows: list[dict], title: str) -> None:
+    table = Table(title=title)
+    for name, justify in (("target", "left"), ("fitted", "left"), ("published (95% CI)", "right"),
+                          ("simulated (MC 95% CI)", "right"), ("inside", "left")):
+        table.add_column(name, justify=justify)
+    for r in rows:
+        lo, hi = r["published_ci95"]
+        slo, shi = r["simulated_mc_ci95"]
+        table.add_row(
+            r["target"], "yes" if r["fit"] else "validation",
+            f"{pct(r['published'])} ({pct(lo)}-{pct(hi)})",
+            f"{pct(r['simulated'])} ({pct(slo)}-{pct(shi)})",
+            "yes" if r["inside"] else "[bold red]NO[/]",
+        )
+    out.print(table)
+    inside = sum(r["inside"] for r in rows)
+    out.print(f"{inside} of {len(rows)} published figures inside their 95% CI")
+
+
+def pct(x) -> str:
+    return "-" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def print_summary(out: Console, s: dict, target: Path, wall: float) -> None:
+    table = Table(title=f"{s['scenario']}: {s['n_patients']:,} patients, seed {s['seed']}")
+    table.add_column("outcome")
+    table.add_column("value", justify="right")
+    table.add_row("completed the schedule", pct(s["completion_rate"]))
+    for name, frac in s["pathway"].items():
+        if name != "completed" and frac > 0:
+            table.add_row(f"  {name.replace('_', ' ')}", pct(frac))
+    table.add_row("grade 3-4 toxicity (preoperative)", pct(s["grade34_toxicity_rate"]))
+    table.add_row("rectal surgery", pct(s["rectal_surgery_rate"]))
+    table.add_row("surgical complications", pct(s["surgical_complication_rate"]))
+    for key, label in (("os", "OS"), ("pfs", "PFS")):
+        block = s[key]
+        marks = " / ".join(pct(block.get(m)) for m in ("12", "24", "36"))
+        median = block.get("median")
+        table.add_row(f"{label} 1/2/3 years", marks)
+        table.add_row(f"{label} median (months)", "-" if median is None else f"{median:.1f}")
+    for name, r in s["resources"].items():
+        table.add_row(
+            f"{name}: utilisation, mean wait",
+            f"{pct(r['utilisation'])}, {r['mean_wait_days']:.1f} d",
+        )
+    out.print(table)
+    out.print(f"results in {target}/ ({wall:.1f} s)")
+
+
+_COMPARED = (
+    ("completion_rate", "completed the schedule", "pct"),
+    ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
+    ("grade34_toxicity_any_phase_rate", "grade 3-4 toxicity (any phase)", "pct"),
+    ("surgical_complication_rate", "surgical complications", "pct"),
+    ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
+    ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),
+    ("rmst_os_36", "RMST OS to 36 months", "months"), ("rmst_os_60", "RMST OS to 60 months", "months"),
+    ("rmst_pfs_36", "RMST PFS to 36 months", "months"),
+)
+
+
+def _fmt(x, kind: str, signed: bool = False) -> str:
+    if x is None or x != x:
+        return "-"
+    if kind == "pct":
+        return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}%"
+    if kind == "hr":
+        return f"{x:.2f}"
+    return f"{x:+.1f}" if signed else f"{x:.1f}"
+
+
+def print_comparison(out: Console, result: dict, target: Path) -> None:
+    arms = list(result["arms"])
+    reps = result["replications"]
+    table = Table(title=f"{len(arms)} arms, {result['patients_per_arm']:,} patients each, {reps} "
+                        f"replication{'s' if reps > 1 else ''}, common random numbers")
+    table.add_column("outcome")
+    for name in arms:
+        table.add_column(name, justify="right")
+    pairs = [p for p in result["pairs"].values() if p["reference"] == arms[0]]
+    for p in pairs:
+        table.add_column(f"{p['arm']} - {arms[0]} (95% CI)", justify="right")
+    for key, label, kind in _COMPARED:
+        row = [label] + [_fmt(result["arms"][a][key]["mean"], kind) for a in arms]
+        for p in pairs:
+            d = p["differences"][key]
+            ci = d.get("ci95")
+            unit = " pts" if kind == "pct" else " mo"
+            row.append(_fmt(d["mean"], kind, True) + unit
+                       + (f" ({_fmt(ci[0], kind, True)} to {_fmt(ci[1], kind, True)})" if ci else ""))
+        table.add_row(*row)
+    for endpoint in ("os", "pfs"):
+        row = [f"hazard ratio {endpoint.upper()}"] + ["" for _ in arms]
+        for p in pairs:
+            hr = p["differences"][f"hazard_ratio_{endpoint}"]
+            ci = hr.get("ci95")
+            row.append(_fmt(hr["mean"], "hr") + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
+        table.add_row(*row)
+    out.print(table)
+    for pair, params in result.get("dependence", {}).items():
+        if not params:
+            continue
+        dep = Table(title=f"{pair}: how the differences move with each drawn parameter "
+                          "(Spearman correlation over replications)")
+        dep.add_column("parameter")
+        for label in ("OS 3 years", "PFS 3 years", "RMST OS 60", "log HR OS"):
+            dep.add_column(label, justify="right")
+        for name, block in params.items():
+            dep.add_row(name.removeprefix("parameters."), *(
+                f"{block[m]['spearman_rho']:+.2f}" if m in block else "-"
+                for m in ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")))
+        out.print(dep)
+    out.print("intervals: Monte Carlo error of the mean over replications"
+              + (" and parameter uncertainty" if result["parameter_uncertainty"] else ""))
+    out.print(f"results in {target}/ (comparison.json, one run directory per arm)")
