@@ -17,6 +17,7 @@ Background death: the life table by age and sex, piecewise constant by age band.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from sim.hazards import (
@@ -44,6 +45,8 @@ class DiseaseParams:
     symptomatic_mean_days: float
     bands_male: tuple[tuple[float, float], ...]
     bands_female: tuple[tuple[float, float], ...]
+    #: the life table's ages, the same for both sexes (empty: read every band)
+    band_starts: tuple[float, ...] = ()
 
 
 class DiseaseClock:
@@ -75,7 +78,8 @@ class DiseaseClock:
         self.progression_covariate_hr = progression_covariate_hr
         self.death_covariate_hr = death_covariate_hr
         bands = params.bands_male if male else params.bands_female
-        death_age = life_table_death_age(age_years, background_budget, bands)
+        first = max(0, bisect_right(params.band_starts, age_years) - 1)
+        death_age = life_table_death_age(age_years, background_budget, bands, first)
         self.t_background_death = arrival + (death_age - age_years) * DAYS_PER_YEAR
         self._hazard_so_far = 0.0
         self._since = 0.0
@@ -171,4 +175,5 @@ def compile_disease(disease, strategy_hr: float = 1.0) -> DiseaseParams:
         symptomatic_mean_days=disease.symptomatic_detection_mean_days.value,
         bands_male=tuple((age, male) for age, male, _ in table),
         bands_female=tuple((age, female) for age, _, female in table),
+        band_starts=tuple(age for age, _, _ in table),
     )

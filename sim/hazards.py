@@ -28,16 +28,18 @@ def weibull_median(shape: float, scale: float) -> float:
 
 
 def life_table_death_age(
-    age_years: float, budget: float, bands: tuple[tuple[float, float], ...]
+    age_years: float, budget: float, bands: tuple[tuple[float, float], ...], first: int = 0
 ) -> float:
     """Age (years) at which the cumulative hazard from ``age_years`` reaches ``budget``.
 
     ``bands`` are (age_from, hazard per year), sorted by age; the first band also covers younger
-    ages and the last one every older age (its hazard is held constant).
+    ages and the last one every older age (its hazard is held constant). ``first``: a band at or
+    before the one that holds ``age_years`` (the bands before it are skipped unread).
     """
     remaining = budget
     age = age_years
-    for i, (_, rate) in enumerate(bands):
+    for i in range(first, len(bands)):
+        rate = bands[i][1]
         upper = bands[i + 1][0] if i + 1 < len(bands) else math.inf
         if age >= upper:
             continue

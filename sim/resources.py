@@ -16,7 +16,7 @@ SLOT_TIME = 0.375  # 09:00, as a fraction of a day
 
 
 class SlotCalendar:
-    __slots__ = ("name", "open_day", "capacity", "used", "_to_open")
+    __slots__ = ("name", "open_day", "capacity", "used", "_to_open", "_step")
 
     def __init__(self, name: str, weekdays: list[int], slots_per_day: int) -> None:
         self.name = name
@@ -27,6 +27,8 @@ class SlotCalendar:
         self._to_open = tuple(
             next(k for k in range(7) if self.open_day[(w + k) % 7]) for w in range(7)
         )
+        # days from each weekday to the next open one after it
+        self._step = tuple(1 + self._to_open[(w + 1) % 7] for w in range(7))
 
     def _first_day(self, earliest: float) -> int:
         day = math.floor(earliest)
@@ -52,21 +54,23 @@ class SlotCalendar:
         if n <= 0:
             return []
         day = self._first_day(earliest)
-        used, capacity, to_open = self.used, self.capacity, self._to_open
+        used, capacity, step = self.used, self.capacity, self._step
         if day + 3 * n + 14 >= len(used):
             used.extend([0] * (day + 3 * n + 1024 - len(used)))
+        limit = len(used)
         times: list[float] = []
-        day += to_open[day % 7]
+        day += self._to_open[day % 7]
         while True:
             if used[day] < capacity:
                 used[day] += 1
                 times.append(day + SLOT_TIME)
-                if len(times) == n:
+                n -= 1
+                if not n:
                     return times
-            day += 1
-            day += to_open[day % 7]
-            if day >= len(used):
+            day += step[day % 7]
+            if day >= limit:
                 used.extend([0] * 1024)
+                limit = len(used)
 
     def release(self, time: float) -> None:
         """Give back a booked slot that will not be used (the patient stopped treatment)."""

@@ -166,10 +166,10 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
 
     This process takes the next block itself whenever the one it must hand on is not ready: it
     needs no start-up (a helper imports the model first) and keeps the machine's cores busy
-    while the consumer writes. At most ``2 * workers`` blocks are begun and not yet handed on,
+    while the consumer writes. At most ``4 * workers`` blocks are begun and not yet handed on,
     so a run of any size keeps a bounded number of blocks in memory.
     """
-    window = 2 * workers
+    window = 4 * workers
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
         futures: dict = {}

@@ -104,12 +104,12 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
     cycle_ends: list[float] = []
     t = start
     number = p.cycles
+    probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
     for i in range(n):
         u = p.tox.take(DRAWS_PER_CYCLE)
         if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
             rows.append((pid, t, ev.CHEMO_STOPPED, phase, "adherence", float(i)))
             break
-        probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
         number += 1
         rows.append((pid, t, ev.CHEMO_CYCLE, phase, regimen, float(number)))
         t += cycle_days
@@ -128,6 +128,7 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
         if not reduced and u[5] < cp.dose_reduction:
             reduced = True
             reduced_after = i
+            probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
             rows.append((pid, t, ev.DOSE_REDUCTION, phase, regimen, float(number)))
         if i < n - 1:
             low, high = cp.delay_days
