@@ -3,6 +3,7 @@ codes (0 success, 2 bad input with a one-line message, 130 interrupted)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def app() -> None:
     """crcsim: discrete-event simulation of stage IV rectal cancer treatment pathways."""
 
 
-def _execution_options(default_workers: int | None):
+def _execution_options():
     """--workers, --backend and --scheduler: where a many-runs job runs (sim.execution)."""
     def decorate(fn):
         fn = click.option("--scheduler", help="An existing Dask scheduler, e.g. tcp://host:8786 "
@@ -60,10 +61,8 @@ def _execution_options(default_workers: int | None):
         fn = click.option("--backend", type=click.Choice(["processes", "dask", "serial"]),
                           default="processes", show_default=True,
                           help="Local processes, a Dask cluster, or this process.")(fn)
-        return click.option("--workers", type=int, default=default_workers,
-                            show_default=default_workers is not None,
-                            help="Parallel workers" + ("" if default_workers else
-                                                       " [default: all cores]") + ".")(fn)
+        return click.option("--workers", type=int, default=None,
+                            help="Parallel workers [default: all cores].")(fn)
     return decorate
 
 
@@ -118,14 +117,14 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
                    "effects from their ranges (the same draw for every arm).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/compare-<arm>-...].")
-@_execution_options(default_workers=1)
+@_execution_options()
 @click.option("--allow-different-populations", is_flag=True,
               help="Compare arms whose populations differ (the difference is then not paired).")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 @click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None, replications: int,
-            parameter_uncertainty: bool, out_dir: Path | None, workers: int, backend: str,
+            parameter_uncertainty: bool, out_dir: Path | None, workers: int | None, backend: str,
             scheduler: str | None, allow_different_populations: bool, force: bool, quiet: bool,
             no_dashboard: bool) -> None:
     """Compare strategies (SCENARIOS, the first is the reference) on the same virtual patients."""
@@ -135,6 +134,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
     _non_negative("--seed", seed)
     _positive("--replications", replications)
     _positive("--workers", workers)
+    workers = workers or os.cpu_count() or 1
     if len(scenarios) < 2:
         raise InputError("SCENARIOS", None, f"expected at least two scenario files, got {len(scenarios)}")
     plan = prepare(list(scenarios), patients, seed, out_dir, allow_different_populations, force)
@@ -212,7 +212,7 @@ class _Rate(ProgressColumn):
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/sweeps/<name>].")
-@_execution_options(default_workers=None)
+@_execution_options()
 @click.option("--resume", is_flag=True, help="Continue a sweep: finished points are not run again.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: str,
@@ -261,12 +261,12 @@ def validate(scenario: Path) -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--patients", type=int, help="Patients per candidate evaluation (overrides the spec).")
 @click.option("--seed", type=int, help="Seed of every candidate evaluation (overrides the spec).")
-@_execution_options(default_workers=1)
+@_execution_options()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Working directory (evaluations, report) [default: results/calibration/<name>]; "
                    "rerunning with the same directory resumes.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
-def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int, backend: str,
+def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int | None, backend: str,
               scheduler: str | None, out_dir: Path | None, quiet: bool) -> None:
     """Fit the scenario's free parameters to the targets of SPEC (a calibration YAML)."""
     from sim.calibrate.run import run_calibration
@@ -274,6 +274,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int, 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
     _positive("--workers", workers)
+    workers = workers or os.cpu_count() or 1
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err, disable=quiet, transient=False,
