@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,28 @@ def write_scenario(tmp_path):
         return path
 
     return write
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser). Outside CI
+    a missing Chromium skips the test; with CRCSIM_REQUIRE_BROWSER it fails it."""
+    if CHROMIUM is None:
+        if os.environ.get("CRCSIM_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here (CRCSIM_REQUIRE_BROWSER) but is not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -113,64 +112,41 @@ def test_run_and_compare_write_their_dashboard(comparison_dir):
     assert (comparison_dir / "dashboard.html").is_file()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _browser_or_skip():
-    if CHROMIUM is None:
-        if os.environ.get("CRCSIM_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here (CRCSIM_REQUIRE_BROWSER) but is not installed")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
-    return sync_playwright
-
-
-def test_dashboard_in_headless_chromium(comparison_dir):
-    sync_playwright = _browser_or_skip()
+def test_dashboard_in_headless_chromium(comparison_dir, browser):
     page_file = comparison_dir / "dashboard.html"
     panels = [pid for pid, _, fig, _ in build_figures(d.load_strategies([comparison_dir]))
               if fig is not None]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_file.as_uri(), wait_until="load")
-            drawn = ("(pid) => { const gd = document.getElementById('plot-' + pid);"
-                     " return !!gd && !!gd.data && gd.data.length > 0 &&"
-                     " gd.querySelectorAll('.main-svg').length > 0; }")
-            # the first screen draws at once; the rest as the reader scrolls to it
-            page.wait_for_function(drawn, arg="km-os", timeout=30000)
-            for pid in panels:
-                page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
-                page.wait_for_function(drawn, arg=pid, timeout=30000)
-            cards = page.locator(".card")
-            assert cards.count() == 2
-            visible = ("Array.from(document.getElementById('plot-km-os').data)"
-                       ".filter(t => t.visible !== false).map(t => t.meta && t.meta.strategy)")
-            before = page.evaluate(visible)
-            page.select_option("#strategy", "tnt_scrt_consolidation")
-            after = page.evaluate(visible)
-            assert "li2021_reference" in before and "li2021_reference" not in after
-            assert "tnt_scrt_consolidation" in after
-            assert cards.nth(0).is_hidden() and cards.nth(1).is_visible()
-            page.select_option("#pathway", "palliative")
-            pathways = page.evaluate(
-                "Array.from(document.getElementById('plot-swimmer').data)"
-                ".filter(t => t.visible !== false).map(t => t.meta.pathway)")
-            assert pathways and set(pathways) == {"palliative"}
-            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-            assert errors == []
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri(), wait_until="load")
+    drawn = ("(pid) => { const gd = document.getElementById('plot-' + pid);"
+             " return !!gd && !!gd.data && gd.data.length > 0 &&"
+             " gd.querySelectorAll('.main-svg').length > 0; }")
+    # the first screen draws at once; the rest as the reader scrolls to it
+    page.wait_for_function(drawn, arg="km-os", timeout=30000)
+    for pid in panels:
+        page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
+        page.wait_for_function(drawn, arg=pid, timeout=30000)
+    cards = page.locator(".card")
+    assert cards.count() == 2
+    visible = ("Array.from(document.getElementById('plot-km-os').data)"
+               ".filter(t => t.visible !== false).map(t => t.meta && t.meta.strategy)")
+    before = page.evaluate(visible)
+    page.select_option("#strategy", "tnt_scrt_consolidation")
+    after = page.evaluate(visible)
+    assert "li2021_reference" in before and "li2021_reference" not in after
+    assert "tnt_scrt_consolidation" in after
+    assert cards.nth(0).is_hidden() and cards.nth(1).is_visible()
+    page.select_option("#pathway", "palliative")
+    pathways = page.evaluate(
+        "Array.from(document.getElementById('plot-swimmer').data)"
+        ".filter(t => t.visible !== false).map(t => t.meta.pathway)")
+    assert pathways and set(pathways) == {"palliative"}
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    assert errors == []
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 
 

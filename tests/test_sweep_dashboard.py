@@ -4,8 +4,6 @@ sweeps in a headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -243,57 +241,34 @@ def test_sweeps_write_their_dashboard_and_the_command_reads_them(sweep_dirs, tmp
     assert not (tmp_path / "b.html").exists()
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _browser_or_skip():
-    if CHROMIUM is None:
-        if os.environ.get("CRCSIM_REQUIRE_BROWSER"):
-            pytest.fail("Chromium is required here (CRCSIM_REQUIRE_BROWSER) but is not installed")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[test]')")
-    return sync_playwright
-
-
 DRAWN = ("(pid) => { const gd = document.getElementById('plot-' + pid);"
          " return !!gd && !!gd.data && gd.data.length > 0 && gd.querySelectorAll('.main-svg').length > 0; }")
 TITLE = "(pid) => document.getElementById('plot-' + pid).layout.title.text"
 
 
-def test_sweep_dashboards_in_headless_chromium(sweep_dirs):
-    sync_playwright = _browser_or_skip()
+def test_sweep_dashboards_in_headless_chromium(sweep_dirs, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            for kind, directory in sweep_dirs.items():
-                panels = [(pid, fig) for pid, _, fig, _ in build_panels(load_summary(directory))
-                          if fig is not None]
-                assert panels, kind
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                errors: list[str] = []
-                page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda x, e=errors: e.append(str(x)))
-                page.goto((directory / "dashboard.html").as_uri(), wait_until="load")
-                for pid, fig in panels:
-                    page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
-                    page.wait_for_function(DRAWN, arg=pid, timeout=30000)
-                    if isinstance(fig, dict):  # a choice between outputs redraws the plot
-                        before = page.evaluate(TITLE, pid)
-                        page.select_option(f"#choice-{pid}", "1")
-                        page.wait_for_function(f"(pid) => ({TITLE})(pid) !== {json.dumps(before)}",
-                                               arg=pid, timeout=10000)
-                        assert page.evaluate(TITLE, pid) == list(fig.values())[1].layout.title.text
-                page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=str(ARTIFACTS / f"sweep-{kind}.png"), full_page=True)
-                assert errors == [], (kind, errors)
-                page.close()
-        finally:
-            browser.close()
+    for kind, directory in sweep_dirs.items():
+        panels = [(pid, fig) for pid, _, fig, _ in build_panels(load_summary(directory))
+                  if fig is not None]
+        assert panels, kind
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda x, e=errors: e.append(str(x)))
+        page.goto((directory / "dashboard.html").as_uri(), wait_until="load")
+        for pid, fig in panels:
+            page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
+            page.wait_for_function(DRAWN, arg=pid, timeout=30000)
+            if isinstance(fig, dict):  # a choice between outputs redraws the plot
+                before = page.evaluate(TITLE, pid)
+                page.select_option(f"#choice-{pid}", "1")
+                page.wait_for_function(f"(pid) => ({TITLE})(pid) !== {json.dumps(before)}",
+                                       arg=pid, timeout=10000)
+                assert page.evaluate(TITLE, pid) == list(fig.values())[1].layout.title.text
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(ARTIFACTS / f"sweep-{kind}.png"), full_page=True)
+        assert errors == [], (kind, errors)
+        page.close()
     for kind in sweep_dirs:
         assert (ARTIFACTS / f"sweep-{kind}.png").stat().st_size > 10_000
