@@ -117,15 +117,6 @@ class Executor:
         if self._config is not None:
             self._config.__exit__(None, None, None)
 
-    @property
-    def parallelism(self) -> int:
-        """How many tasks run at once (a round of a sequential search can use this many)."""
-        if self.backend == "serial":
-            return 1
-        if self._client is not None and self.scheduler is not None:
-            return max(1, sum(self._client.nthreads().values()))
-        return self.workers
-
     def submit(self, fn: Callable, *args: Any) -> Any:
         """One call; the returned object's ``result()`` gives its value (or raises)."""
         if self._pool is not None:
