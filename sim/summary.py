@@ -88,10 +88,12 @@ def slot_records(events: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
     }
 
 
-def resource_records(events: pd.DataFrame, population: pd.DataFrame) -> dict[str, ResourceUse]:
-    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases)."""
-    return {name: _use(ids, days, waits, population)
-            for name, (ids, days, waits, _) in slot_records(events).items()}
+def resource_records(events: pd.DataFrame, population: pd.DataFrame,
+                     slots: dict[str, tuple[np.ndarray, ...]] | None = None) -> dict[str, ResourceUse]:
+    """Use and waits of the linac (fractions), theatre (operation sessions) and MDT (cases);
+    ``slots``: the log's :func:`slot_records`, when the caller has them already."""
+    slots = slot_records(events) if slots is None else slots
+    return {name: _use(ids, days, waits, population) for name, (ids, days, waits, _) in slots.items()}
 
 
 def combine_records(parts: list[dict[str, ResourceUse]]) -> dict[str, ResourceUse]:

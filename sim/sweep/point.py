@@ -34,13 +34,13 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
                       names: list[str]) -> tuple[dict, dict]:
     """Mean waits and utilisation of the linac, theatre and MDT, with bootstrap replicates
     (patients resampled, each with all their slots and waits)."""
-    from sim.summary import resource_use, slot_records
+    from sim.summary import resource_records, resource_summary, slot_records
 
     wanted = [n for n in names if n in RESOURCE_OUTPUTS]
     if not wanted:
         return {}, {}
-    use = resource_use(result.events, patients, result.scenario.resources)
     records = slot_records(result.events)
+    use = resource_summary(resource_records(result.events, patients, records), result.scenario.resources)
     ids = patients["patient_id"].to_numpy()
     values, reps = {}, {}
     for name in wanted:
