@@ -75,22 +75,48 @@ def eligible_mask(population, candidates: pd.DataFrame) -> np.ndarray:
     return ok
 
 
+#: eligible candidates in each screened block, per source population and seed: a run of many
+#: blocks of patients screens each candidate block once, not again from the first for every block
+_SCREENED: dict[str, list[int]] = {}
+_SCREENED_KEEP = 16
+
+
+def _screened_counts(scenario) -> list[int]:
+    key = f"{scenario.run.seed}:{scenario.population.model_dump_json()}"
+    counts = _SCREENED.get(key)
+    if counts is None:
+        if len(_SCREENED) >= _SCREENED_KEEP:
+            _SCREENED.pop(next(iter(_SCREENED)))
+        counts = _SCREENED[key] = []
+    return counts
+
+
 def _eligible(scenario, start: int, stop: int) -> pd.DataFrame:
-    """Eligible candidates number ``start .. stop-1``, screening blocks from the first candidate."""
+    """Eligible candidates number ``start .. stop-1``: the candidate blocks are screened in order,
+    starting from the first block not known to end before eligible candidate ``start``."""
+    counts = _screened_counts(scenario)
+    first, before = 0, 0
+    while first < len(counts) and before + counts[first] <= start:
+        before += counts[first]
+        first += 1
     found: list[pd.DataFrame] = []
-    count, c0 = 0, 0
-    while count < stop:
+    count, b = before, first
+    while count < stop or not found:
+        c0 = b * SCREEN_BLOCK
         block = draw_candidates(scenario, c0, c0 + SCREEN_BLOCK)
         keep = block[eligible_mask(scenario.population, block)]
+        if b == len(counts):
+            counts.append(len(keep))
         found.append(keep)
         count += len(keep)
-        c0 += SCREEN_BLOCK
-        if count == 0 and c0 >= SCREEN_LIMIT:
+        b += 1
+        if count == 0 and b * SCREEN_BLOCK >= SCREEN_LIMIT:
             raise InputError(
                 "population", "eligibility",
                 f"expected criteria some candidates meet, none of {SCREEN_LIMIT:,} did",
             )
-    return pd.concat(found, ignore_index=True).iloc[start:stop].reset_index(drop=True)
+    rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    return rows.iloc[start - before : stop - before].reset_index(drop=True)
 
 
 def draw_candidates(scenario, start: int, stop: int) -> pd.DataFrame:

@@ -69,6 +69,28 @@ def test_centres_see_the_same_eligible_cohort(write_scenario):
     pd.testing.assert_frame_equal(whole, parts)
 
 
+def test_consecutive_blocks_screen_each_candidate_once(write_scenario, monkeypatch):
+    """A long run asks for its patients block after block: each block of candidates is drawn
+    and screened once (the one a call ends in, twice), not again from the first candidate for
+    every block of patients."""
+    import sim.population as population
+
+    s = _scenario(write_scenario, CRITERIA, patients=600)
+    whole = sample_population(s, 0, 600)
+    monkeypatch.setattr(population, "_SCREENED", {}, raising=False)
+    monkeypatch.setattr(population, "SCREEN_BLOCK", 64)
+    drawn = []
+    real = population.draw_candidates
+    monkeypatch.setattr(population, "draw_candidates",
+                        lambda sc, a, b: drawn.append((a, b)) or real(sc, a, b))
+    parts = pd.concat([sample_population(s, a, a + 50) for a in range(0, 600, 50)],
+                      ignore_index=True)
+    pd.testing.assert_frame_equal(whole, parts)
+    # only the block a call of patients ends in is screened again, by the next call
+    assert len(drawn) <= len(set(drawn)) + 11
+    assert max(b for _, b in drawn) <= int(whole["candidate_id"].max()) + 1 + 64
+
+
 def test_without_criteria_candidates_are_patients_and_attributes_leave_the_rest_alone(write_scenario):
     plain = load_scenario(REFERENCE, {"run.patients": 200})
     extra = _scenario(write_scenario, patients=200)
