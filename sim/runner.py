@@ -124,15 +124,26 @@ def _block_task(args: tuple):
     return task(scenario, ranges)
 
 
-def blocks(scenario, block_patients: int | None) -> list[list[tuple[int, int, int]]]:
+def blocks(scenario, block_patients: int | None,
+           tail_patients: int = 0) -> list[list[tuple[int, int, int]]]:
     """The run's centres in consecutive groups of at least ``block_patients`` patients (all in
-    one group if None)."""
+    one group if None); the last ``tail_patients`` patients in groups of an eighth of that size.
+
+    Parallel runs taper the tail: when the last large blocks end at different times, a worker
+    with nothing left would wait for the slowest one; small final blocks keep every worker busy
+    nearly to the end (results do not depend on the grouping: centres stay whole and in order).
+    """
     ranges = centre_ranges(scenario)
     if block_patients is None:
         return [ranges]
+    tail_start = scenario.run.patients - tail_patients
+    small = max(1, block_patients // 8)
     groups: list[list[tuple[int, int, int]]] = [[]]
     for r in ranges:
-        if groups[-1] and groups[-1][-1][2] - groups[-1][0][1] >= block_patients:
+        group = groups[-1]
+        size = small if group and group[0][1] >= tail_start else block_patients
+        if group and (group[-1][2] - group[0][1] >= size or r[1] == tail_start
+                      or group[0][1] < tail_start <= r[1]):
             groups.append([])
         groups[-1].append(r)
     return groups
@@ -149,7 +160,8 @@ def iter_blocks(
     must then be a module's function); the result is identical, because every centre draws only
     from its own patients' streams.
     """
-    groups = blocks(scenario, block_patients)
+    tail = 2 * workers * block_patients if workers > 1 and block_patients else 0
+    groups = blocks(scenario, block_patients, tail)
     compiled = compile_params(scenario)
     if workers <= 1 or len(groups) == 1:
         results = (task(scenario, group, compiled) for group in groups)

@@ -57,6 +57,16 @@ def test_blocks_are_whole_centres_in_order(in_memory):
     assert block_size(1_000_000, 1) == 20_000 and block_size(100_000, 2) == 6_250
 
 
+def test_parallel_runs_end_on_small_blocks(in_memory):
+    """The last patients come in blocks an eighth of the size (whole centres, in order), so
+    workers finish together instead of waiting for the slowest large block."""
+    scenario, _ = in_memory  # 400 patients in centres of 60
+    groups = blocks(scenario, 100, tail_patients=200)
+    sizes = [g[-1][2] - g[0][1] for g in groups]
+    assert sizes == [120, 120, 60, 60, 40]  # the tail: centres from the first at or after 200
+    assert [r for g in groups for r in g] == [r for g in blocks(scenario, 100) for r in g]
+
+
 def test_failed_streamed_run_leaves_nothing(in_memory, reference_path, tmp_path, monkeypatch):
     scenario, _ = in_memory
 
