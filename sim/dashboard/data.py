@@ -200,8 +200,9 @@ def rate_of(k: int, n: int) -> dict:
     return {"rate": k / n if n else math.nan, "low": low, "high": high, "count": k, "n": n}
 
 
-def toxicity_rates(patients: pd.DataFrame, events: pd.DataFrame | None = None) -> dict:
-    """Grade 3-4 rates by type (preoperative phase, from the patient table) with intervals."""
+def toxicity_rates(patients: pd.DataFrame) -> dict:
+    """Grade 3-4 rates by type (preoperative phase) with intervals, from the patient table only:
+    every patient, whatever part of the event log the event panels show."""
     types = [c.removeprefix("grade34_") for c in patients.columns
              if c.startswith("grade34_") and c not in ("grade34_toxicity", "grade34_toxicity_any_phase")]
     out = {t: rate(patients[f"grade34_{t}"]) for t in types}
