@@ -4,6 +4,12 @@ raw event log (a 10,000-patient comparison of three strategies must stay a few M
 :func:`load_strategies` reads ``crcsim run`` directories and ``crcsim compare`` directories (whose
 arms are run directories); every other function is a pure reduction of a patient table, an event
 log or a comparison.
+
+Memory is bounded whatever the size of the run: only the event rows the panels need are read from
+``events.parquet`` (the filter is pushed down to the Parquet reader), and above
+:data:`EVENT_PANEL_PATIENTS` patients the event panels show the first whole centres covering that
+many patients (see :func:`panel_patients`). The patient table is read whole: panels from it
+(overview, survival, pathway, toxicity rates) use every patient.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from lifelines import KaplanMeierFitter
 
 from sim import events as ev
@@ -24,18 +32,29 @@ from sim.results_io import RESULTS_SCHEMA_VERSION
 RUN_FILES = ("summary.json", "patients.parquet", "events.parquet", "manifest.json")
 SWIMMER_PATIENTS = 40
 AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
+#: Above this many patients, the event panels show the first whole centres covering this many
+#: patients: their events fit in memory whatever the size of the run (about 25 rows a patient).
+EVENT_PANEL_PATIENTS = 20_000
+#: The event types the resource, toxicity and complication panels count.
+PANEL_EVENTS = (ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE, ev.TOXICITY, ev.COMPLICATION)
 
 
 @dataclass
 class Strategy:
-    """One arm: its summary, patient table and a small sample of its event log."""
+    """One arm: its summary, patient table and a small sample of its event log.
+
+    The event panels (resources, queues, waits, toxicity by phase, complications, timelines)
+    reduce ``events`` over ``panel_patients``, which is ``patients`` itself unless the run is
+    larger than :data:`EVENT_PANEL_PATIENTS`; then ``scope`` says which centres they show."""
 
     name: str
     directory: Path
     summary: dict
     manifest: dict
     patients: pd.DataFrame
-    events: pd.DataFrame  # only what the panels need (see _events_needed)
+    events: pd.DataFrame  # only what the panels need, of panel_patients (see read_events)
+    panel_patients: pd.DataFrame
+    scope: str | None = None  # e.g. "centres 0-87 (20,064 of 1,000,000 patients)"; None: all
 
 
 @dataclass
@@ -66,19 +85,48 @@ def _load_run(directory: Path) -> Strategy:
                          "(rerun the scenario with this crcsim)")
     summary = _read_json(directory / "summary.json")
     patients = pd.read_parquet(directory / "patients.parquet")
-    events = _events_needed(pd.read_parquet(directory / "events.parquet"), patients)
+    panel = panel_patients(patients)
+    events = read_events(directory / "events.parquet", panel)
     return Strategy(summary.get("scenario", directory.name), directory, summary, manifest,
-                    patients, events)
+                    patients, events, panel, None if panel is patients else panel_scope(panel, patients))
 
 
-def _events_needed(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
-    """Resource, toxicity and complication events (for their panels) and every event of the
-    swimmer sample: a few rows per patient, not the whole log."""
-    sample = swimmer_sample(patients)
-    resource = events["event"].isin([ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE,
-                                     ev.TOXICITY, ev.COMPLICATION])
-    keep = resource | events["patient_id"].isin(sample)
-    return events.loc[keep].reset_index(drop=True)
+def panel_patients(patients: pd.DataFrame, bound: int | None = None) -> pd.DataFrame:
+    """The patients whose events the event panels show: all of them up to ``bound`` (by default
+    :data:`EVENT_PANEL_PATIENTS`), else the first whole centres covering at least ``bound``
+    patients. Whole centres, because each has its own linac, theatre and MDT calendars: a part of
+    one would show its queues emptier than they were. Returns ``patients`` itself when it is
+    not reduced."""
+    bound = EVENT_PANEL_PATIENTS if bound is None else bound
+    if len(patients) <= bound:
+        return patients
+    sizes = patients.groupby("centre", sort=True).size()
+    centres = int(np.searchsorted(sizes.cumsum().to_numpy(), bound)) + 1
+    if centres >= len(sizes):
+        return patients
+    return patients[patients["centre"].isin(sizes.index[:centres])].reset_index(drop=True)
+
+
+def panel_scope(panel: pd.DataFrame, patients: pd.DataFrame) -> str:
+    """Which centres and how many patients the event panels show, for the page."""
+    centres = panel["centre"]
+    return (f"centres {centres.min()}\u2013{centres.max()} ({len(panel):,} of {len(patients):,} "
+            "patients)")
+
+
+def read_events(path: Path, panel: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the event log the panels need, read with the filter pushed down to the
+    Parquet reader, so the whole log is never in memory: the resource, toxicity and complication
+    events of ``panel`` (for their panels) and every event of its swimmer sample. A few rows per
+    patient, in the log's order.
+
+    ``panel`` is the whole patient table or its first centres (consecutive patient ids): the
+    log is sorted by patient, so a range of ids skips the row groups (blocks) of other centres."""
+    sample = swimmer_sample(panel)
+    ids = pc.field("patient_id")
+    needed = pc.field("event").isin(list(PANEL_EVENTS)) | ids.isin(pa.array(sample, pa.int64()))
+    first, last = int(panel["patient_id"].min()), int(panel["patient_id"].max())
+    return pd.read_parquet(path, filters=needed & (ids >= first) & (ids <= last))
 
 
 def load_strategies(directories: list[Path]) -> Loaded:
@@ -97,6 +145,12 @@ def load_strategies(directories: list[Path]) -> Loaded:
     names = [s.name for s in out.strategies]
     if len(set(names)) != len(names):
         raise InputError(str(directories[-1]), None, f"expected strategies with distinct names, got {names}")
+    for s in out.strategies:
+        if s.scope is not None:
+            note = (f"The resource, queue, waiting-time, toxicity-by-phase, complication and "
+                    f"timeline panels show {s.scope}; the overview, survival, pathway and "
+                    "toxicity-rate panels use every patient.")
+            out.notes.append(f"{s.name}: {note}" if len(out.strategies) > 1 else note)
     return out
 
 
@@ -146,8 +200,9 @@ def rate_of(k: int, n: int) -> dict:
     return {"rate": k / n if n else math.nan, "low": low, "high": high, "count": k, "n": n}
 
 
-def toxicity_rates(patients: pd.DataFrame, events: pd.DataFrame | None = None) -> dict:
-    """Grade 3-4 rates by type (preoperative phase, from the patient table) with intervals."""
+def toxicity_rates(patients: pd.DataFrame) -> dict:
+    """Grade 3-4 rates by type (preoperative phase) with intervals, from the patient table only:
+    every patient, whatever part of the event log the event panels show."""
     types = [c.removeprefix("grade34_") for c in patients.columns
              if c.startswith("grade34_") and c not in ("grade34_toxicity", "grade34_toxicity_any_phase")]
     out = {t: rate(patients[f"grade34_{t}"]) for t in types}

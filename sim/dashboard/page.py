@@ -105,12 +105,27 @@ def _km_targets(strategies: list[d.Strategy]) -> tuple[dict[str, list[dict]], li
     return {"os": [], "pfs": []}, []
 
 
+def _event_scope(strategies: list[d.Strategy]) -> tuple[str, str]:
+    """What the event panels cover: an axis label, and a note for those panels ('' when every
+    strategy's panels show all its patients)."""
+    scopes = {s.scope for s in strategies}
+    if scopes == {None}:
+        return "all centres", ""
+    label = next(iter(scopes)).split(" (")[0] if len(scopes) == 1 else "centres as noted above"
+    shown = "; ".join(f"{s.name}: {s.scope or 'all patients'}" if len(strategies) > 1
+                      else str(s.scope) for s in strategies)
+    return label, (f"<p class='note'>From the event log of {html.escape(shown)} only: the whole "
+                   "log of so large a run is not read.</p>")
+
+
 def build_figures(loaded: d.Loaded) -> list[Panel]:
     """(panel id, heading, figure or None for HTML, html) in page order."""
     strategies = loaded.strategies
     panels: list[Panel] = []
     cards = "".join(_card(i, s) for i, s in enumerate(strategies))
-    panels.append(("overview", "1. Overview", None, f"<div class='cards'>{cards}</div>"))
+    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in loaded.notes)
+    panels.append(("overview", "1. Overview", None, f"<div class='cards'>{cards}</div>{notes}"))
+    centres, scope_note = _event_scope(strategies)
     marks, calibration_rows = _km_targets(strategies)
     horizon = max(float(s.patients["os_months"].max()) for s in strategies)
     for endpoint in ("os", "pfs"):
@@ -126,15 +141,15 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
         "CTCAE type"), ""))
     by_phase = {}
     for s in strategies:
-        frame = d.toxicity_by_phase(s.events, s.patients)
+        frame = d.toxicity_by_phase(s.events, s.panel_patients)
         by_phase[s.name] = {f"{r.type} ({r.phase})": {"rate": r.rate, "low": r.low, "high": r.high,
                                                        "count": r.count, "n": r.n}
                             for r in frame.itertuples()}
     panels.append(("toxicity-phase", "", f.rates_figure(
-        by_phase, "Grade 3-4 toxicity by type and phase, with 95% intervals", "type (phase)"), ""))
+        by_phase, "Grade 3-4 toxicity by type and phase, with 95% intervals", "type (phase)"), scope_note))
     comps = {}
     for s in strategies:
-        frame = d.complications_by_type(s.events, s.patients)
+        frame = d.complications_by_type(s.events, s.panel_patients)
         comps[s.name] = {r.type.replace("_", " "): {"rate": r.rate, "low": r.low, "high": r.high,
                                                      "count": r.count, "n": r.n}
                          for r in frame.itertuples()}
@@ -142,7 +157,7 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
         comps, "Clavien-Dindo >= III complications by type, with 95% intervals",
         "complication"), ""))
     panels.append(("swimmer", "5. Patient timelines", f.swimmer_figure(
-        {s.name: d.swimmer_rows(s.events, s.patients) for s in strategies}), ""))
+        {s.name: d.swimmer_rows(s.events, s.panel_patients) for s in strategies}), scope_note))
     weekly = {s.name: {"linac": d.weekly_use(s.events, "rt_fraction"),
                        "theatre": d.weekly_use(s.events, "procedure"),
                        "MDT": d.weekly_use(s.events, "mdt")} for s in strategies}
@@ -151,9 +166,10 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
     for key, name in (("linac", "linac"), ("theatre", "theatre"), ("mdt", "MDT")):
         if key in res:
             capacity[name] = len(res[key]["weekdays"]) * res[key]["slots_per_day"]
-    panels.append(("resources", "6. Resources", f.resources_figure(weekly, capacity), ""))
+    panels.append(("resources", "6. Resources", f.resources_figure(weekly, capacity, centres),
+                   scope_note))
     panels.append(("queues", "", f.queues_figure({s.name: d.queue_lengths(s.events)
-                                                   for s in strategies}), ""))
+                                                   for s in strategies}, centres), ""))
     panels.append(("waits", "", f.waits_figure({s.name: d.waits(s.events) for s in strategies}), ""))
     if loaded.comparison:
         pairs = loaded.comparison.get("pairs", {})
