@@ -98,7 +98,14 @@ def test_the_page_says_what_the_event_panels_show(bounded):
         assert scope in notes[pid], pid
     figures = {pid: fig for pid, _, fig, _ in panels}
     for pid in ("resources", "queues"):
-        assert figures[pid].layout.xaxis3.title.text == "week of the simulation (centres 0\u20132)"
+        assert (figures[pid].layout.xaxis3.title.text
+                == "week of each centre's simulation (mean over centres 0\u20132)")
+    # use per centre (the mean of the three shown), read against one centre's capacity
+    linac = figures["resources"].data[0]
+    per_centre = d.weekly_use(bounded.strategies[0].events, "rt_fraction", centres=3)
+    assert list(linac.y) == list(per_centre["uses"])
+    assert list(per_centre["uses"] * 3) == list(d.weekly_use(bounded.strategies[0].events,
+                                                             "rt_fraction")["uses"])
     # rates over the patients shown, not over the whole run
     for pid in ("toxicity-phase", "complications"):
         assert {n for trace in figures[pid].data for _, n in trace.customdata} == {120}, pid

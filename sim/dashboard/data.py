@@ -265,8 +265,10 @@ def swimmer_rows(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     return rows[["patient_id", "months", "what", "detail", "pathway"]]
 
 
-def weekly_use(events: pd.DataFrame, event: str) -> pd.DataFrame:
-    """Uses of a resource per calendar week (fractions, operations, MDT cases)."""
+def weekly_use(events: pd.DataFrame, event: str, centres: int = 1) -> pd.DataFrame:
+    """Uses of a resource per calendar week (fractions, operations, MDT cases), per centre: the
+    mean over the log's ``centres``, each with its own calendars from day 0, so that the use can
+    be read against one centre's capacity."""
     rows = events[events["event"] == event]
     if event == ev.PROCEDURE:
         rows = rows[~rows["detail"].astype(str).isin(["reoperation"])
@@ -274,7 +276,7 @@ def weekly_use(events: pd.DataFrame, event: str) -> pd.DataFrame:
         rows = rows.drop_duplicates(["patient_id", "day"])
     week = np.floor(rows["day"].to_numpy() / 7).astype(int)
     counts = pd.Series(week).value_counts().sort_index()
-    return pd.DataFrame({"week": counts.index.to_numpy(), "uses": counts.to_numpy()})
+    return pd.DataFrame({"week": counts.index.to_numpy(), "uses": counts.to_numpy() / centres})
 
 
 def waits(events: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -305,8 +307,9 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
     return pd.DataFrame(rows, columns=["type", "rate", "low", "high", "count", "n"])
 
 
-def queue_lengths(events: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Mean number of patients waiting for each resource, per week.
+def queue_lengths(events: pd.DataFrame, centres: int = 1) -> dict[str, pd.DataFrame]:
+    """Mean number of patients waiting for each resource, per week and per centre (the mean over
+    the log's ``centres``: each centre's patients queue only for its own calendars).
 
     A wait is the interval from asking to getting the slot: the linac's from its booking (the
     row's day) for ``value`` days; an operation's and an MDT place's ends at the row's day."""
@@ -335,5 +338,6 @@ def queue_lengths(events: pd.DataFrame) -> dict[str, pd.DataFrame]:
         daily = np.cumsum(change)
         weeks = len(daily) // 7
         weekly = daily[: weeks * 7].reshape(weeks, 7).mean(axis=1)
-        out[name] = pd.DataFrame({"week": np.arange(weeks) + first // 7, "waiting": weekly})
+        out[name] = pd.DataFrame({"week": np.arange(weeks) + first // 7,
+                                  "waiting": weekly / centres})
     return out

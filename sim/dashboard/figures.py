@@ -135,8 +135,8 @@ def swimmer_figure(rows: dict[str, object]) -> go.Figure:
 
 def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, float],
                      centres: str = "all centres") -> go.Figure:
-    """Use of the linac, theatre and MDT per week (summed over ``centres``), against the weekly
-    capacity of one centre."""
+    """Use of the linac, theatre and MDT per week and per centre (the mean over ``centres``),
+    against the weekly capacity of one centre."""
     names = ["linac", "theatre", "MDT"]
     units = {"linac": "fractions per week", "theatre": "operation sessions per week",
              "MDT": "cases per week"}
@@ -156,14 +156,15 @@ def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, f
             fig.add_hline(y=capacity[res], line_dash="dot", line_color="grey", row=row, col=1,
                           annotation_text="capacity of one centre", annotation_position="top left")
         fig.update_yaxes(title_text=units[res], row=row, col=1)
-    fig.update_xaxes(title_text=f"week of the simulation ({centres})", row=3, col=1)
-    fig.update_layout(**LAYOUT, title="Resources: weekly use of linac, theatre and MDT", height=700)
+    fig.update_xaxes(title_text=f"week of each centre's simulation (mean over {centres})", row=3, col=1)
+    fig.update_layout(**LAYOUT, title="Resources: weekly use of linac, theatre and MDT, per centre",
+                      height=700)
     return fig
 
 
 def queues_figure(queues: dict[str, dict[str, object]], centres: str = "all centres") -> go.Figure:
-    """Mean number of patients waiting for the linac, an operation and an MDT place, per week
-    (summed over ``centres``)."""
+    """Mean number of patients waiting for the linac, an operation and an MDT place, per week and
+    per centre (the mean over ``centres``)."""
     names = ["linac", "theatre", "MDT"]
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[f"waiting for the {n}" if n != "theatre" else
@@ -178,8 +179,9 @@ def queues_figure(queues: dict[str, dict[str, object]], centres: str = "all cent
                                      + "</extra>"),
                           row=row, col=1)
             fig.update_yaxes(title_text="patients waiting", row=row, col=1)
-    fig.update_xaxes(title_text=f"week of the simulation ({centres})", row=3, col=1)
-    fig.update_layout(**LAYOUT, title="Queues: mean number of patients waiting per week", height=650)
+    fig.update_xaxes(title_text=f"week of each centre's simulation (mean over {centres})", row=3, col=1)
+    fig.update_layout(**LAYOUT, title="Queues: mean number of patients waiting per week, per centre",
+                      height=650)
     return fig
 
 

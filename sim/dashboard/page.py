@@ -158,9 +158,10 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
         "complication"), ""))
     panels.append(("swimmer", "5. Patient timelines", f.swimmer_figure(
         {s.name: d.swimmer_rows(s.events, s.panel_patients) for s in strategies}), scope_note))
-    weekly = {s.name: {"linac": d.weekly_use(s.events, "rt_fraction"),
-                       "theatre": d.weekly_use(s.events, "procedure"),
-                       "MDT": d.weekly_use(s.events, "mdt")} for s in strategies}
+    centre_counts = {s.name: int(s.panel_patients["centre"].nunique()) for s in strategies}
+    weekly = {s.name: {res: d.weekly_use(s.events, event, centre_counts[s.name])
+                       for res, event in (("linac", "rt_fraction"), ("theatre", "procedure"),
+                                          ("MDT", "mdt"))} for s in strategies}
     res = (strategies[0].manifest.get("scenario") or {}).get("resources", {})
     capacity = {}
     for key, name in (("linac", "linac"), ("theatre", "theatre"), ("mdt", "MDT")):
@@ -168,8 +169,8 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
             capacity[name] = len(res[key]["weekdays"]) * res[key]["slots_per_day"]
     panels.append(("resources", "6. Resources", f.resources_figure(weekly, capacity, centres),
                    scope_note))
-    panels.append(("queues", "", f.queues_figure({s.name: d.queue_lengths(s.events)
-                                                   for s in strategies}, centres), ""))
+    queues = {s.name: d.queue_lengths(s.events, centre_counts[s.name]) for s in strategies}
+    panels.append(("queues", "", f.queues_figure(queues, centres), ""))
     panels.append(("waits", "", f.waits_figure({s.name: d.waits(s.events) for s in strategies}), ""))
     if loaded.comparison:
         pairs = loaded.comparison.get("pairs", {})
