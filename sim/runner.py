@@ -7,6 +7,7 @@ same: rows are sorted by patient and time at the end.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -183,23 +184,32 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
     """
     window = 4 * workers
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-        futures: dict = {}
-        done: dict = {}
-        begun = 0
-        for i in range(len(groups)):
-            while i not in done:
-                while begun < len(groups) and begun - i < window and len(futures) < 2 * (workers - 1):
-                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun]))
-                    begun += 1
-                if i in futures and futures[i].done():
-                    done[i] = futures.pop(i).result()
-                elif begun < len(groups) and begun - i < window:
-                    done[begun] = task(scenario, groups[begun], compiled)
-                    begun += 1
-                else:
-                    done[i] = futures.pop(i).result()
-            yield done.pop(i)
+    # A helper's results come back through a pipe, read 64 kB at a time by a thread of this
+    # process, which waits for the GIL on every read while this process simulates: at the
+    # default 5 ms switch interval a block's 10 MB kept its helper waiting for 0.1-0.4 s.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, 0.0005))
+    try:
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            futures: dict = {}
+            done: dict = {}
+            begun = 0
+            for i in range(len(groups)):
+                while i not in done:
+                    while (begun < len(groups) and begun - i < window
+                           and len(futures) < 2 * (workers - 1)):
+                        futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun]))
+                        begun += 1
+                    if i in futures and futures[i].done():
+                        done[i] = futures.pop(i).result()
+                    elif begun < len(groups) and begun - i < window:
+                        done[begun] = task(scenario, groups[begun], compiled)
+                        begun += 1
+                    else:
+                        done[i] = futures.pop(i).result()
+                yield done.pop(i)
+    finally:
+        sys.setswitchinterval(switch)
 
 
 def run_scenario(
