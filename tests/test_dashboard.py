@@ -48,6 +48,25 @@ def test_flows_conserve_patients(small_run):
         assert sum(n for _, b, n in flows if b == node) == sum(n for a, _, n in flows if a == node)
 
 
+def test_flows_count_each_patients_own_path(small_run):
+    """Links are the patients' own stage-to-stage steps, counted one patient at a time here."""
+    _, patients, _ = small_run
+    counts: dict[tuple[str, str], int] = {}
+    for r in patients.to_dict("records"):
+        neo = r.get("neoadjuvant_cycles", 0) + r.get("consolidation_cycles", 0) > 0 or r["rt_fractions"] > 0
+        operated = r["rectal_surgery"] or r["metastasis_treatment"]
+        path = ["start", "neoadjuvant therapy" if neo else "no neoadjuvant therapy",
+                "MDT: " + (r["mdt_decision"] or "no MDT").replace("_", " "),
+                "local: " + str(r["sequence"]).replace("_", " ") if operated else "no local treatment",
+                "adjuvant chemotherapy" if r.get("adjuvant_cycles", 0) > 0 else "no adjuvant chemotherapy",
+                "outcome: " + str(r["pathway"]).replace("_", " ")]
+        for step in zip(path[:-1], path[1:], strict=True):
+            counts[step] = counts.get(step, 0) + 1
+    flows = d.pathway_flows(patients)
+    assert {(a, b): n for a, b, n in flows} == counts and len(flows) == len(counts)
+    assert any(a == "MDT: no MDT" or b == "no local treatment" for a, b, _ in flows)
+
+
 def test_swimmer_sample_spans_the_pathways(small_run):
     _, patients, _ = small_run
     ids = d.swimmer_sample(patients)
