@@ -3,9 +3,10 @@
 ``crcsim run`` simulates, analyses and writes blocks of centres in turn (see sim/streamed.py), so
 its memory depends on the block size, not on the number of patients. This runs it in a
 subprocess and reports the wall time, patients per second, the peak resident memory of the run
-(the largest of its processes) and the size of the results.
+(the largest of its processes) and the size of the results. With ``--dashboard`` the run also
+writes its dashboard, as ``crcsim run`` does by default.
 
-    python benchmarks/bench_million.py [--patients 1000000] [--workers 1] [--scenario PATH]
+    python benchmarks/bench_million.py [--patients 1000000] [--workers 1] [--dashboard]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dashboard", action="store_true", help="also write dashboard.html")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -38,7 +40,7 @@ def main() -> None:
         out = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "sim", "run", str(args.scenario), "--patients", str(args.patients),
                "--seed", str(args.seed), "--workers", str(args.workers), "--out", str(out),
-               "--quiet", "--no-dashboard"]
+               "--quiet", *([] if args.dashboard else ["--no-dashboard"])]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - start
@@ -47,6 +49,7 @@ def main() -> None:
         report = {
             "patients": args.patients,
             "workers": args.workers,
+            "dashboard": args.dashboard,
             "wall_s": round(wall, 1),
             "patients_per_s": round(args.patients / wall),
             "peak_rss_mb": round(peak_mb),
