@@ -74,3 +74,16 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def scroll_to_plot():
+    """Scroll a dashboard page to a plot as a reader would. Playwright's own scrolling first
+    waits for the element to stop moving, which a page of plots drawn lazily above it may not
+    do for a while; the tests wait for the plot to be drawn instead."""
+
+    def scroll(page, pid: str) -> None:
+        page.evaluate("(pid) => document.getElementById('plot-' + pid)"
+                      ".scrollIntoView({block: 'center'})", pid)
+
+    return scroll

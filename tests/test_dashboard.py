@@ -131,7 +131,7 @@ def test_run_and_compare_write_their_dashboard(comparison_dir):
     assert (comparison_dir / "dashboard.html").is_file()
 
 
-def test_dashboard_in_headless_chromium(comparison_dir, browser):
+def test_dashboard_in_headless_chromium(comparison_dir, browser, scroll_to_plot):
     page_file = comparison_dir / "dashboard.html"
     panels = [pid for pid, _, fig, _ in build_figures(d.load_strategies([comparison_dir]))
               if fig is not None]
@@ -147,7 +147,7 @@ def test_dashboard_in_headless_chromium(comparison_dir, browser):
     # the first screen draws at once; the rest as the reader scrolls to it
     page.wait_for_function(drawn, arg="km-os", timeout=30000)
     for pid in panels:
-        page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
+        scroll_to_plot(page, pid)
         page.wait_for_function(drawn, arg=pid, timeout=30000)
     cards = page.locator(".card")
     assert cards.count() == 2

@@ -246,7 +246,7 @@ DRAWN = ("(pid) => { const gd = document.getElementById('plot-' + pid);"
 TITLE = "(pid) => document.getElementById('plot-' + pid).layout.title.text"
 
 
-def test_sweep_dashboards_in_headless_chromium(sweep_dirs, browser):
+def test_sweep_dashboards_in_headless_chromium(sweep_dirs, browser, scroll_to_plot):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for kind, directory in sweep_dirs.items():
         panels = [(pid, fig) for pid, _, fig, _ in build_panels(load_summary(directory))
@@ -258,7 +258,7 @@ def test_sweep_dashboards_in_headless_chromium(sweep_dirs, browser):
         page.on("pageerror", lambda x, e=errors: e.append(str(x)))
         page.goto((directory / "dashboard.html").as_uri(), wait_until="load")
         for pid, fig in panels:
-            page.locator(f"#plot-{pid}").scroll_into_view_if_needed()
+            scroll_to_plot(page, pid)
             page.wait_for_function(DRAWN, arg=pid, timeout=30000)
             if isinstance(fig, dict):  # a choice between outputs redraws the plot
                 before = page.evaluate(TITLE, pid)
