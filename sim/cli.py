@@ -72,23 +72,25 @@ def _execution_options():
 @click.option("--seed", type=int, help="Random seed (overrides the file).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Results directory [default: results/<scenario name>].")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Processes to run centres in parallel (results do not depend on it).")
+@click.option("--workers", type=int, default=None,
+              help="Processes to run centres in parallel (results do not depend on it) "
+                   "[default: all cores from 20,000 patients, else 1].")
 @click.option("--force", is_flag=True, help="Replace a non-empty results directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 @click.option("--no-dashboard", is_flag=True, help="Do not write dashboard.html.")
 def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | None,
-        workers: int, force: bool, quiet: bool, no_dashboard: bool) -> None:
+        workers: int | None, force: bool, quiet: bool, no_dashboard: bool) -> None:
     """Simulate SCENARIO and write its results directory (in blocks of patients: any size runs
     in bounded memory)."""
     from sim.results_io import check_output_dir
     from sim.scenario import load_scenario
-    from sim.streamed import run_to_directory
+    from sim.streamed import default_workers, run_to_directory
 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
     _positive("--workers", workers)
     loaded = load_scenario(scenario, _overrides(patients, seed))
+    workers = workers or default_workers(loaded.run.patients)
     target = out_dir if out_dir is not None else Path("results") / loaded.name
     check_output_dir(target, force)
     with Progress(

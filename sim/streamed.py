@@ -9,6 +9,7 @@ in-memory run of the same scenario gives (the tests hold the two equal).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -27,6 +28,16 @@ from sim.summary import (
 
 #: patients per block: about 50 MB of event log in memory at a time
 BLOCK_PATIENTS = 20_000
+
+
+#: from this many patients a run uses every core by default: below it, starting a helper process
+#: (about a second, importing the model) costs more than it saves
+PARALLEL_FROM = 20_000
+
+
+def default_workers(patients: int) -> int:
+    """Workers for a run when the user names none: all cores for large runs, else one."""
+    return (os.cpu_count() or 1) if patients >= PARALLEL_FROM else 1
 
 
 def block_size(patients: int, workers: int, largest: int = BLOCK_PATIENTS) -> int:

@@ -11,7 +11,7 @@ import pytest
 from sim.results_io import write_run
 from sim.runner import blocks, run_scenario
 from sim.scenario import load_scenario
-from sim.streamed import block_size, run_to_directory
+from sim.streamed import PARALLEL_FROM, block_size, default_workers, run_to_directory
 from sim.summary import analyse
 
 
@@ -55,6 +55,12 @@ def test_blocks_are_whole_centres_in_order(in_memory):
     flat = [r for g in groups for r in g]
     assert [r[1] for r in flat] == list(range(0, 400, 60))
     assert block_size(1_000_000, 1) == 20_000 and block_size(100_000, 2) == 6_250
+
+
+def test_large_runs_use_every_core_by_default(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    assert default_workers(PARALLEL_FROM - 1) == 1  # a helper's start-up would cost more
+    assert default_workers(PARALLEL_FROM) == 6
 
 
 def test_parallel_runs_end_on_small_blocks(in_memory):
