@@ -142,10 +142,11 @@ def blocks(scenario, block_patients: int | None,
     groups: list[list[tuple[int, int, int]]] = [[]]
     for r in ranges:
         group = groups[-1]
-        size = small if group and group[0][1] >= tail_start else block_patients
-        if group and (group[-1][2] - group[0][1] >= size or r[1] == tail_start
-                      or group[0][1] < tail_start <= r[1]):
-            groups.append([])
+        if group:
+            first = group[0][1]
+            size = small if first >= tail_start else block_patients
+            if group[-1][2] - first >= size or first < tail_start <= r[1]:
+                groups.append([])
         groups[-1].append(r)
     return groups
 
