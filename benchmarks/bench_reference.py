@@ -2,11 +2,16 @@
 
 Each measurement runs in a fresh subprocess pinned to one core (so peak memory is its own), and
 the models alternate, run after run, so that machine noise hits all alike. For each crcsim
-scenario two figures are timed:
+scenario three figures are timed:
 
 - ``run``: what ``crcsim run --no-dashboard`` does, from the loaded scenario to the results
   directory (population, simulation, event log, patient table, summary, Parquet and JSON files);
-- ``model``: the same in memory, without writing files (``run_scenario`` + ``analyse``).
+- ``model``: the same in memory, without writing files (``run_scenario`` + ``analyse``);
+- ``floor``: the engine's floor for that scenario. Every patient's rows of a real run are
+  replayed through simpy, centre by centre, in as many engine events as the model took, and
+  written as the event log's Parquet file: simpy and the log alone, with no clinical decision,
+  random draw, booking, population, patient table or summary. No model of that scenario that
+  keeps simpy as its engine and every event in its log can run faster than this.
 
 Reported: patients per second (median of the runs), the ratio to the yardstick, peak memory, and
 simpy events and event-log rows per patient.
@@ -20,6 +25,7 @@ with --yardstick).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -87,6 +93,122 @@ def child_crcsim(mode: str, scenario: str, patients: int, seed: int) -> dict:
     }
 
 
+def _replay_centre(patients: list, flat: list, counted: list) -> None:
+    """One centre of the engine floor: each patient's real rows, replayed in ``len(segments)``
+    engine steps, with no decision, draw or booking in between."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def patient(pid, segments):
+        for gap, rows in segments:
+            if gap is not None:
+                yield env.timeout(gap)
+            now = env.now
+            for event, phase, detail, value in rows:
+                flat.extend((pid, now, event, phase, detail, value))
+
+    def admit():
+        for pid, arrival, segments in patients:
+            delay = arrival - env.now
+            if delay > 0:
+                yield env.timeout(delay)
+            env.process(patient(pid, segments))
+
+    env.process(admit())
+    env.run()
+    counted.append(next(env._eid))
+
+
+def _floor_inputs(scenario: str, patients: int, seed: int) -> tuple[list, float]:
+    """The reference run's rows per patient, split into as many engine steps as the model took
+    at that patient's centre (the same simpy events per patient, the same log rows)."""
+    import numpy as np
+    import simpy
+
+    import sim.model
+    from sim.runner import run_scenario
+    from sim.scenario import load_scenario
+
+    per_centre: list[int] = []
+
+    class CountingEnvironment(simpy.Environment):
+        def run(self, until=None):
+            result = super().run(until)
+            per_centre.append(next(self._eid))
+            return result
+
+    model_env = sim.model.simpy.Environment
+    sim.model.simpy.Environment = CountingEnvironment
+    try:
+        result = run_scenario(load_scenario(scenario, {"run.patients": patients, "run.seed": seed}))
+    finally:
+        sim.model.simpy.Environment = model_env
+    events, population = result.events, result.population
+    ids = events["patient_id"].to_numpy()
+    cut = np.flatnonzero(np.diff(ids)) + 1
+    day = np.split(events["day"].to_numpy(), cut)
+    fields = list(zip(events["event"].astype(str), events["phase"].astype(str),
+                      events["detail"].astype(str), events["value"].tolist(), strict=True))
+    rows = np.split(np.arange(len(events)), cut)
+    centres = []
+    for centre, members in population.groupby("centre", sort=True).indices.items():
+        n = len(members)
+        # a replayed patient costs 3 engine events besides its steps: the arrival's timeout,
+        # its process' start and its end; the admitting process costs 1
+        steps = max(per_centre[centre] - 1 - 3 * n, 0)
+        base, extra = divmod(steps, n)
+        patients_ = []
+        for j, i in enumerate(members):
+            k = base + (j < extra)
+            idx, days = rows[i], day[i]
+            bounds = np.linspace(0, len(idx), k + 2).round().astype(int)
+            segments, previous = [], days[0]
+            for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+                if a == b and s:
+                    segments.append((0.0, []))
+                    continue
+                first = days[a] if a < len(idx) else previous
+                segments.append((None if s == 0 else max(first - previous, 0.0),
+                                 [fields[r] for r in idx[a:b]]))
+                previous = first
+            patients_.append((int(population["patient_id"].iat[i]), float(days[0]), segments))
+        centres.append(patients_)
+    return centres, sum(per_centre) / patients
+
+
+def child_floor(scenario: str, patients: int, seed: int) -> dict:
+    """The engine's floor for this scenario: simpy and the event log alone, at the model's own
+    counts of engine events and log rows per patient, into the same Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.schemas import events_frame
+
+    centres, model_events = _floor_inputs(scenario, patients, seed)
+    gc.collect()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        flat: list = []
+        counted: list[int] = []
+        gc.disable()  # as the model does while it simulates
+        for centre in centres:
+            _replay_centre(centre, flat, counted)
+        gc.enable()
+        engine = time.perf_counter() - start
+        events = events_frame(flat)
+        pq.write_table(pa.Table.from_pandas(events, preserve_index=False), Path(tmp) / "events.parquet")
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+        "simpy_events_per_patient": sum(counted) / patients,
+        "model_simpy_events_per_patient": model_events,
+        "engine_and_log_seconds": engine,
+        "log_rows_per_patient": len(events) / patients,
+    }
+
+
 def child_yardstick(path: str, patients: int, seed: int) -> dict:
     spec = importlib.util.spec_from_file_location("naive_pathway_simpy", path)
     module = importlib.util.module_from_spec(spec)
@@ -116,8 +238,9 @@ def main() -> None:
     parser.add_argument("--scenario", type=Path, nargs="+", default=DEFAULT_SCENARIOS)
     parser.add_argument("--yardstick", type=Path, default=DEFAULT_YARDSTICK)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", nargs="+", default=["run", "model"], choices=["run", "model"])
-    parser.add_argument("--child", choices=["run", "model", "yardstick"])
+    parser.add_argument("--modes", nargs="+", default=["run", "model", "floor"],
+                        choices=["run", "model", "floor"])
+    parser.add_argument("--child", choices=["run", "model", "floor", "yardstick"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -125,6 +248,8 @@ def main() -> None:
         _pin()
         if args.child == "yardstick":
             out = child_yardstick(str(args.yardstick), args.patients, args.seed)
+        elif args.child == "floor":
+            out = child_floor(str(args.scenario[0]), args.patients, args.seed)
         else:
             out = child_crcsim(args.child, str(args.scenario[0]), args.patients, args.seed)
         print(json.dumps(out))

@@ -6,8 +6,12 @@ same: rows are sorted by patient and time at the end.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
+import os
+import pickle
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +24,13 @@ from sim.population import covariate_flags, covariate_hazard_ratio, sample_popul
 from sim.schemas import concat_events, events_frame
 
 Progress = Callable[[int], None]
+
+#: how helper processes start. On Linux a forked helper has the model already imported and starts
+#: at once; a spawned one first imports it (about 0.9 s, during which only this process works).
+#: A ``crcsim run`` forks before it has written anything (the pool starts its helpers with the
+#: first block), and helpers only simulate. Elsewhere fork is unsafe (macOS) or absent (Windows).
+#: Results are the same either way.
+_START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 
 @dataclass(frozen=True)
@@ -120,9 +131,24 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     return population, events_frame(rows)
 
 
-def _block_task(args: tuple):
-    task, scenario, ranges = args
-    return task(scenario, ranges)
+def _block_task(args: tuple) -> str:
+    """A helper's block, handed back as a file in ``spool`` (its path goes through the pipe).
+
+    Sent through the pool's pipe, a block's 10 MB is read 64 kB at a time by a thread of the
+    main process that must win the GIL from the simulating main thread for every read, while
+    the helper waits on the full pipe; from a file it is one read."""
+    task, scenario, ranges, spool = args
+    result = task(scenario, ranges)
+    with tempfile.NamedTemporaryFile(dir=spool, suffix=".pickle", delete=False) as file:
+        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+    return file.name
+
+
+def _unspool(path: str):
+    with open(path, "rb") as file:
+        result = pickle.load(file)
+    os.unlink(path)
+    return result
 
 
 def blocks(scenario, block_patients: int | None,
@@ -179,38 +205,34 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
     """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
 
     This process takes the next block itself whenever the one it must hand on is not ready: it
-    needs no start-up (a helper imports the model first) and keeps the machine's cores busy
-    while the consumer writes. At most ``4 * workers`` blocks are begun and not yet handed on,
-    so a run of any size keeps a bounded number of blocks in memory.
+    needs no start-up and keeps the machine's cores busy
+    while the consumer writes. At most ``4 * workers`` largest blocks' worth of patients are
+    begun and not yet handed on, so a run of any size keeps a bounded number of patients in
+    memory (counted in patients, not blocks: when the small final blocks begin, this process
+    can go on through several of them while a helper ends a large one).
     """
-    window = 4 * workers
-    context = multiprocessing.get_context("spawn")
-    # A helper's results come back through a pipe, read 64 kB at a time by a thread of this
-    # process, which waits for the GIL on every read while this process simulates: at the
-    # default 5 ms switch interval a block's 10 MB kept its helper waiting for 0.1-0.4 s.
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, 0.0005))
-    try:
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-            futures: dict = {}
-            done: dict = {}
-            begun = 0
-            for i in range(len(groups)):
-                while i not in done:
-                    while (begun < len(groups) and begun - i < window
-                           and len(futures) < 2 * (workers - 1)):
-                        futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun]))
-                        begun += 1
-                    if i in futures and futures[i].done():
-                        done[i] = futures.pop(i).result()
-                    elif begun < len(groups) and begun - i < window:
-                        done[begun] = task(scenario, groups[begun], compiled)
-                        begun += 1
-                    else:
-                        done[i] = futures.pop(i).result()
-                yield done.pop(i)
-    finally:
-        sys.setswitchinterval(switch)
+    first = [group[0][1] for group in groups] + [groups[-1][-1][2]]
+    window = 4 * workers * max(b - a for a, b in itertools.pairwise(first))
+    context = multiprocessing.get_context(_START_METHOD)
+    with (tempfile.TemporaryDirectory(prefix="crcsim-blocks-") as spool,
+          ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool):
+        futures: dict = {}
+        done: dict = {}
+        begun = 0
+        for i in range(len(groups)):
+            while i not in done:
+                while (begun < len(groups) and first[begun] - first[i] < window
+                       and len(futures) < 2 * (workers - 1)):
+                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun], spool))
+                    begun += 1
+                if i in futures and futures[i].done():
+                    done[i] = _unspool(futures.pop(i).result())
+                elif begun < len(groups) and first[begun] - first[i] < window:
+                    done[begun] = task(scenario, groups[begun], compiled)
+                    begun += 1
+                else:
+                    done[i] = _unspool(futures.pop(i).result())
+            yield done.pop(i)
 
 
 def run_scenario(
