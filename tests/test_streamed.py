@@ -4,6 +4,7 @@ patient table, whatever the block size or the number of workers; nothing is left
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pandas as pd
 import pytest
@@ -46,6 +47,18 @@ def test_streamed_run_equals_in_memory_run(in_memory, reference_path, tmp_path, 
     pd.testing.assert_frame_equal(got_events, events)
     pd.testing.assert_frame_equal(got_patients, patients)
     assert json.loads((out / "manifest.json").read_text())["n_patients"] == 400
+
+
+def test_parallel_run_leaves_no_spooled_blocks(in_memory, reference_path, tmp_path, monkeypatch):
+    """Helpers hand their blocks back as files in a temporary directory: all gone at the end."""
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    scenario, (summary, _, _) = in_memory
+    got, _ = run_to_directory(scenario, str(reference_path), tmp_path / "run", workers=2,
+                              block_patients=60)
+    assert got == summary
+    assert list(spool.iterdir()) == []
 
 
 def test_blocks_are_whole_centres_in_order(in_memory):
