@@ -3,7 +3,6 @@ codes (0 success, 2 bad input with a one-line message, 130 interrupted)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from rich.text import Text
 import sim
 from sim.console_tables import pct, print_comparison, print_summary, print_targets
 from sim.errors import InputError
+from sim.execution import usable_cores
 
 out = Console()
 err = Console(stderr=True)
@@ -136,7 +136,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
     _non_negative("--seed", seed)
     _positive("--replications", replications)
     _positive("--workers", workers)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     if len(scenarios) < 2:
         raise InputError("SCENARIOS", None, f"expected at least two scenario files, got {len(scenarios)}")
     plan = prepare(list(scenarios), patients, seed, out_dir, allow_different_populations, force)
@@ -276,7 +276,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int |
     _positive("--patients", patients)
     _non_negative("--seed", seed)
     _positive("--workers", workers)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err, disable=quiet, transient=False,

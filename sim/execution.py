@@ -30,6 +30,16 @@ MAX_RESTARTS = 3
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: what "every core" means for the default number of workers.
+
+    The CPU affinity, where the system has one (a batch scheduler or ``taskset`` may give a job
+    fewer cores than the machine has), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 @dataclass
 class Outcome:
     key: str
@@ -74,7 +84,7 @@ class Executor:
             backend = "dask"
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r} (expected {', '.join(BACKENDS)})")
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or usable_cores()
         self.backend = "serial" if backend == "processes" and self.workers == 1 else backend
         self.scheduler = scheduler
         self._pool: ProcessPoolExecutor | None = None

@@ -27,9 +27,11 @@ Progress = Callable[[int], None]
 
 #: how helper processes start. On Linux a forked helper has the model already imported and starts
 #: at once; a spawned one first imports it (about 0.9 s, during which only this process works).
-#: A ``crcsim run`` forks before it has written anything (the pool starts its helpers with the
-#: first block), and helpers only simulate. Elsewhere fork is unsafe (macOS) or absent (Windows).
-#: Results are the same either way.
+#: Helpers only simulate, and a forked child keeps only the forking thread; a run's other threads
+#: (OpenBLAS's idle pools in numpy and scipy, Arrow's jemalloc background thread) belong to
+#: libraries that prepare for a fork. Python 3.12+ still warns that forking a process with
+#: threads can deadlock (a DeprecationWarning, hidden by default).
+#: Elsewhere fork is unsafe (macOS) or absent (Windows). Results are the same either way.
 _START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 

@@ -9,12 +9,12 @@ in-memory run of the same scenario gives (the tests hold the two equal).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from sim.execution import usable_cores
 from sim.results_io import ResultsWriter, manifest
 from sim.runner import Progress, iter_blocks, simulate_block
 from sim.summary import (
@@ -37,7 +37,7 @@ PARALLEL_FROM = 20_000
 
 def default_workers(patients: int) -> int:
     """Workers for a run when the user names none: all cores for large runs, else one."""
-    return (os.cpu_count() or 1) if patients >= PARALLEL_FROM else 1
+    return usable_cores() if patients >= PARALLEL_FROM else 1
 
 
 def block_size(patients: int, workers: int, largest: int = BLOCK_PATIENTS) -> int:

@@ -71,7 +71,7 @@ def test_blocks_are_whole_centres_in_order(in_memory):
 
 
 def test_large_runs_use_every_core_by_default(monkeypatch):
-    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    monkeypatch.setattr("sim.streamed.usable_cores", lambda: 6)
     assert default_workers(PARALLEL_FROM - 1) == 1  # a helper's start-up would cost more
     assert default_workers(PARALLEL_FROM) == 6
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from sim.errors import InputError
-from sim.execution import run_tasks
+from sim.execution import Executor, run_tasks, usable_cores
 from sim.sweep.run import run_sweep
 from sim.sweep.spec import load_sweep
 
@@ -45,6 +45,15 @@ def test_execution_layer_collects_results_and_errors(backend):
     out = {o.key: o for o in run_tasks(_square, [(str(i), i) for i in range(5)], backend, workers=2)}
     assert {k: o.value for k, o in out.items() if o.error is None} == {"0": 0, "1": 1, "2": 4, "4": 16}
     assert "three is not allowed" in out["3"].error
+
+
+def test_default_workers_are_the_cores_this_process_may_use(monkeypatch):
+    """A job limited to some cores (taskset, a batch scheduler) gets that many, not the machine's."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert usable_cores() == 3
+    assert Executor("processes").workers == 3
+    assert Executor("processes", workers=1).backend == "serial"
 
 
 @pytest.mark.parametrize("parameters, needle", [
