@@ -87,7 +87,7 @@ def test_event_panels_show_the_first_whole_centres_covering_the_bound(run_dir, b
 
 def test_the_page_says_what_the_event_panels_show(bounded):
     scope = "centres 0\u20132 (120 of 300 patients)"
-    assert bounded.strategies[0].scope == scope
+    assert str(bounded.strategies[0].scope) == scope
     assert len(bounded.notes) == 1 and scope in bounded.notes[0]
     assert "every patient" in bounded.notes[0]
     page = render(bounded)

@@ -39,6 +39,23 @@ EVENT_PANEL_PATIENTS = 20_000
 PANEL_EVENTS = (ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE, ev.TOXICITY, ev.COMPLICATION)
 
 
+@dataclass(frozen=True)
+class PanelScope:
+    """The centres and patients the event panels show, when not all of the run's."""
+
+    first_centre: int
+    last_centre: int
+    shown: int
+    total: int
+
+    @property
+    def centres(self) -> str:
+        return f"centres {self.first_centre}\u2013{self.last_centre}"
+
+    def __str__(self) -> str:
+        return f"{self.centres} ({self.shown:,} of {self.total:,} patients)"
+
+
 @dataclass
 class Strategy:
     """One arm: its summary, patient table and a small sample of its event log.
@@ -54,7 +71,7 @@ class Strategy:
     patients: pd.DataFrame
     events: pd.DataFrame  # only what the panels need, of panel_patients (see read_events)
     panel_patients: pd.DataFrame
-    scope: str | None = None  # e.g. "centres 0-87 (20,064 of 1,000,000 patients)"; None: all
+    scope: PanelScope | None = None  # None: the event panels show every patient
 
 
 @dataclass
@@ -107,11 +124,10 @@ def panel_patients(patients: pd.DataFrame, bound: int | None = None) -> pd.DataF
     return patients[patients["centre"].isin(sizes.index[:centres])].reset_index(drop=True)
 
 
-def panel_scope(panel: pd.DataFrame, patients: pd.DataFrame) -> str:
+def panel_scope(panel: pd.DataFrame, patients: pd.DataFrame) -> PanelScope:
     """Which centres and how many patients the event panels show, for the page."""
     centres = panel["centre"]
-    return (f"centres {centres.min()}\u2013{centres.max()} ({len(panel):,} of {len(patients):,} "
-            "patients)")
+    return PanelScope(int(centres.min()), int(centres.max()), len(panel), len(patients))
 
 
 def read_events(path: Path, panel: pd.DataFrame) -> pd.DataFrame:

@@ -111,7 +111,7 @@ def _event_scope(strategies: list[d.Strategy]) -> tuple[str, str]:
     scopes = {s.scope for s in strategies}
     if scopes == {None}:
         return "all centres", ""
-    label = next(iter(scopes)).split(" (")[0] if len(scopes) == 1 else "centres as noted above"
+    label = next(iter(scopes)).centres if len(scopes) == 1 else "centres as noted above"
     shown = "; ".join(f"{s.name}: {s.scope or 'all patients'}" if len(strategies) > 1
                       else str(s.scope) for s in strategies)
     return label, (f"<p class='note'>From the event log of {html.escape(shown)} only: the whole "
