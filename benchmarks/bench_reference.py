@@ -2,7 +2,7 @@
 
 Each measurement runs in a fresh subprocess pinned to one core (so peak memory is its own), and
 the models alternate, run after run, so that machine noise hits all alike. For each crcsim
-scenario three figures are timed:
+scenario four figures are timed:
 
 - ``run``: what ``crcsim run --no-dashboard`` does, from the loaded scenario to the results
   directory (population, simulation, event log, patient table, summary, Parquet and JSON files);
@@ -10,8 +10,11 @@ scenario three figures are timed:
 - ``floor``: the engine's floor for that scenario. Every patient's rows of a real run are
   replayed through simpy, centre by centre, in as many engine events as the model took, and
   written as the event log's Parquet file: simpy and the log alone, with no clinical decision,
-  random draw, booking, population, patient table or summary. No model of that scenario that
-  keeps simpy as its engine and every event in its log can run faster than this.
+  random draw, booking, population, patient table or summary. A model of that scenario with
+  that many engine events and that log cannot run faster;
+- ``logfloor``: the same with every patient's rows written at its arrival (3 engine events a
+  patient: arrival, start, end): the floor of the log alone, for any design with a simpy
+  process a patient.
 
 Reported: patients per second (median of the runs), the ratio to the yardstick, peak memory, and
 simpy events and event-log rows per patient.
@@ -120,9 +123,10 @@ def _replay_centre(patients: list, flat: list, counted: list) -> None:
     counted.append(next(env._eid))
 
 
-def _floor_inputs(scenario: str, patients: int, seed: int) -> tuple[list, float]:
-    """The reference run's rows per patient, split into as many engine steps as the model took
-    at that patient's centre (the same simpy events per patient, the same log rows)."""
+def _floor_inputs(scenario: str, patients: int, seed: int, steps: bool = True) -> tuple[list, float]:
+    """A real run's rows per patient, split into as many engine steps as the model took at that
+    patient's centre (the same simpy events per patient, the same log rows); without ``steps``,
+    all of a patient's rows at its arrival (3 engine events a patient: arrival, start, end)."""
     import numpy as np
     import simpy
 
@@ -156,8 +160,7 @@ def _floor_inputs(scenario: str, patients: int, seed: int) -> tuple[list, float]
         n = len(members)
         # a replayed patient costs 3 engine events besides its steps: the arrival's timeout,
         # its process' start and its end; the admitting process costs 1
-        steps = max(per_centre[centre] - 1 - 3 * n, 0)
-        base, extra = divmod(steps, n)
+        base, extra = divmod(max(per_centre[centre] - 1 - 3 * n, 0) if steps else 0, n)
         patients_ = []
         for j, i in enumerate(members):
             k = base + (j < extra)
@@ -177,15 +180,16 @@ def _floor_inputs(scenario: str, patients: int, seed: int) -> tuple[list, float]
     return centres, sum(per_centre) / patients
 
 
-def child_floor(scenario: str, patients: int, seed: int) -> dict:
+def child_floor(scenario: str, patients: int, seed: int, steps: bool = True) -> dict:
     """The engine's floor for this scenario: simpy and the event log alone, at the model's own
-    counts of engine events and log rows per patient, into the same Parquet file."""
+    counts of engine events and log rows per patient, into the same Parquet file (without
+    ``steps``: the log's floor, every row written at the patient's arrival)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from sim.schemas import events_frame
 
-    centres, model_events = _floor_inputs(scenario, patients, seed)
+    centres, model_events = _floor_inputs(scenario, patients, seed, steps)
     gc.collect()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -238,9 +242,9 @@ def main() -> None:
     parser.add_argument("--scenario", type=Path, nargs="+", default=DEFAULT_SCENARIOS)
     parser.add_argument("--yardstick", type=Path, default=DEFAULT_YARDSTICK)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--modes", nargs="+", default=["run", "model", "floor"],
-                        choices=["run", "model", "floor"])
-    parser.add_argument("--child", choices=["run", "model", "floor", "yardstick"])
+    modes = ["run", "model", "floor", "logfloor"]
+    parser.add_argument("--modes", nargs="+", default=modes, choices=modes)
+    parser.add_argument("--child", choices=[*modes, "yardstick"])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -248,8 +252,8 @@ def main() -> None:
         _pin()
         if args.child == "yardstick":
             out = child_yardstick(str(args.yardstick), args.patients, args.seed)
-        elif args.child == "floor":
-            out = child_floor(str(args.scenario[0]), args.patients, args.seed)
+        elif args.child in ("floor", "logfloor"):
+            out = child_floor(str(args.scenario[0]), args.patients, args.seed, args.child == "floor")
         else:
             out = child_crcsim(args.child, str(args.scenario[0]), args.patients, args.seed)
         print(json.dumps(out))

@@ -1,4 +1,5 @@
-"""Run a scenario: population -> per-centre simulations -> one event log. Knows nothing of files.
+"""Run a scenario: population -> per-centre simulations -> one event log. Writes no results
+(helper processes of a parallel run hand their blocks back through temporary files only).
 
 Centres are independent, so they can run in any order or in parallel and the event log is the
 same: rows are sorted by patient and time at the end.
@@ -147,6 +148,7 @@ def _block_task(args: tuple) -> str:
 
 
 def _unspool(path: str):
+    """A helper's block back from its file, which is then removed."""
     with open(path, "rb") as file:
         result = pickle.load(file)
     os.unlink(path)
@@ -207,11 +209,11 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
     """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
 
     This process takes the next block itself whenever the one it must hand on is not ready: it
-    needs no start-up and keeps the machine's cores busy
-    while the consumer writes. At most ``4 * workers`` largest blocks' worth of patients are
-    begun and not yet handed on, so a run of any size keeps a bounded number of patients in
-    memory (counted in patients, not blocks: when the small final blocks begin, this process
-    can go on through several of them while a helper ends a large one).
+    needs no start-up and keeps the machine's cores busy while the consumer writes. At most
+    ``4 * workers`` largest blocks' worth of patients are begun and not yet handed on, so a run
+    of any size keeps a bounded number of patients in memory (counted in patients, not blocks:
+    when the small final blocks begin, this process can go on through several of them while a
+    helper ends a large one).
     """
     first = [group[0][1] for group in groups] + [groups[-1][-1][2]]
     window = 4 * workers * max(b - a for a, b in itertools.pairwise(first))
