@@ -215,8 +215,8 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
     when the small final blocks begin, this process can go on through several of them while a
     helper ends a large one).
     """
-    first = [group[0][1] for group in groups] + [groups[-1][-1][2]]
-    window = 4 * workers * max(b - a for a, b in itertools.pairwise(first))
+    starts = [group[0][1] for group in groups] + [groups[-1][-1][2]]  # patient bounds of blocks
+    window = 4 * workers * max(b - a for a, b in itertools.pairwise(starts))
     context = multiprocessing.get_context(_START_METHOD)
     with (tempfile.TemporaryDirectory(prefix="crcsim-blocks-") as spool,
           ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool):
@@ -225,13 +225,13 @@ def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compile
         begun = 0
         for i in range(len(groups)):
             while i not in done:
-                while (begun < len(groups) and first[begun] - first[i] < window
+                while (begun < len(groups) and starts[begun] - starts[i] < window
                        and len(futures) < 2 * (workers - 1)):
                     futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun], spool))
                     begun += 1
                 if i in futures and futures[i].done():
                     done[i] = _unspool(futures.pop(i).result())
-                elif begun < len(groups) and first[begun] - first[i] < window:
+                elif begun < len(groups) and starts[begun] - starts[i] < window:
                     done[begun] = task(scenario, groups[begun], compiled)
                     begun += 1
                 else:
