@@ -9,6 +9,8 @@ independently, an assumption stated in the scenario.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
@@ -38,13 +40,15 @@ def _categorical(mix, u: np.ndarray) -> np.ndarray:
 
 def _continuous(spec: Continuous, u: np.ndarray) -> np.ndarray:
     log = spec.distribution == "truncated_lognormal"
-    centre = np.log(spec.median) if log else spec.median
-    low = np.log(spec.min) if log else spec.min
-    high = np.log(spec.max) if log else spec.max
+    centre = math.log(spec.median) if log else spec.median
+    low = math.log(spec.min) if log else spec.min
+    high = math.log(spec.max) if log else spec.max
     a, b = ndtr((low - centre) / spec.spread), ndtr((high - centre) / spec.spread)
     x = centre + spec.spread * ndtri(a + u * (b - a))
     x = np.clip(x, low, high)
-    return np.exp(x) if log else x
+    # The C library's exp, not numpy's: numpy picks an AVX-512 or AVX2 kernel by CPU, and
+    # they differ in the last bit, so the same seed gave different patients on other machines.
+    return np.fromiter(map(math.exp, x.tolist()), dtype=np.float64, count=len(x)) if log else x
 
 
 def sample_population(scenario, start: int, stop: int) -> pd.DataFrame:
