@@ -1,6 +1,6 @@
 """A run of 1,000,000 patients through ``crcsim run``: wall time and peak memory.
 
-``crcsim run`` simulates, analyses and writes blocks of centres in turn (see sim/streamed.py), so
+``crcsim run`` simulates, analyses and writes blocks of centres in turn (see sim/execution/streamed.py), so
 its memory depends on the block size, not on the number of patients. This runs it in a
 subprocess and reports the wall time, patients per second, the peak resident memory of the run
 (the largest of its processes) and the size of the results. With ``--dashboard`` the run also

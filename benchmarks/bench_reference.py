@@ -58,11 +58,11 @@ def _peak_rss_mb() -> float:
 def child_crcsim(mode: str, scenario: str, patients: int, seed: int) -> dict:
     import simpy
 
-    import sim.model
-    from sim.runner import run_scenario
-    from sim.scenario import load_scenario
-    from sim.streamed import run_to_directory
-    from sim.summary import analyse
+    import sim.model.centre
+    from sim.execution.runner import run_scenario
+    from sim.execution.streamed import run_to_directory
+    from sim.outcomes.summary import analyse
+    from sim.scenario.loader import load_scenario
 
     engine_events = []
 
@@ -72,7 +72,7 @@ def child_crcsim(mode: str, scenario: str, patients: int, seed: int) -> dict:
             engine_events.append(next(self._eid))
             return result
 
-    sim.model.simpy.Environment = CountingEnvironment
+    sim.model.centre.simpy.Environment = CountingEnvironment
     loaded = load_scenario(scenario, {"run.patients": patients, "run.seed": seed})
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -130,9 +130,9 @@ def _floor_inputs(scenario: str, patients: int, seed: int, steps: bool = True) -
     import numpy as np
     import simpy
 
-    import sim.model
-    from sim.runner import run_scenario
-    from sim.scenario import load_scenario
+    import sim.model.centre
+    from sim.execution.runner import run_scenario
+    from sim.scenario.loader import load_scenario
 
     per_centre: list[int] = []
 
@@ -142,12 +142,12 @@ def _floor_inputs(scenario: str, patients: int, seed: int, steps: bool = True) -
             per_centre.append(next(self._eid))
             return result
 
-    model_env = sim.model.simpy.Environment
-    sim.model.simpy.Environment = CountingEnvironment
+    model_env = sim.model.centre.simpy.Environment
+    sim.model.centre.simpy.Environment = CountingEnvironment
     try:
         result = run_scenario(load_scenario(scenario, {"run.patients": patients, "run.seed": seed}))
     finally:
-        sim.model.simpy.Environment = model_env
+        sim.model.centre.simpy.Environment = model_env
     events, population = result.events, result.population
     ids = events["patient_id"].to_numpy()
     cut = np.flatnonzero(np.diff(ids)) + 1
@@ -187,7 +187,7 @@ def child_floor(scenario: str, patients: int, seed: int, steps: bool = True) -> 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from sim.schemas import events_frame
+    from sim.outcomes.schemas import events_frame
 
     centres, model_events = _floor_inputs(scenario, patients, seed, steps)
     gc.collect()

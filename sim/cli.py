@@ -20,9 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 import sim
-from sim.console_tables import pct, print_comparison, print_summary, print_targets
 from sim.errors import InputError
-from sim.execution import usable_cores
+from sim.execution.executor import usable_cores
+from sim.report.console import pct, print_comparison, print_summary, print_targets
 
 out = Console()
 err = Console(stderr=True)
@@ -54,7 +54,7 @@ def app() -> None:
 
 
 def _execution_options():
-    """--workers, --backend and --scheduler: where a many-runs job runs (sim.execution)."""
+    """--workers, --backend and --scheduler: where a many-runs job runs (sim.execution.executor)."""
     def decorate(fn):
         fn = click.option("--scheduler", help="An existing Dask scheduler, e.g. tcp://host:8786 "
                           "(means --backend dask).")(fn)
@@ -82,9 +82,9 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
         workers: int | None, force: bool, quiet: bool, no_dashboard: bool) -> None:
     """Simulate SCENARIO and write its results directory (in blocks of patients: any size runs
     in bounded memory)."""
-    from sim.results_io import check_output_dir
-    from sim.scenario import load_scenario
-    from sim.streamed import default_workers, run_to_directory
+    from sim.execution.streamed import default_workers, run_to_directory
+    from sim.io.results import check_output_dir
+    from sim.scenario.loader import load_scenario
 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
@@ -101,7 +101,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
         summary, wall = run_to_directory(loaded, str(scenario), target, force=force, workers=workers,
                                          progress=lambda n: bar.advance(task, n))
     if not no_dashboard:
-        from sim.dashboard.page import write_dashboard
+        from sim.report.dashboard.page import write_dashboard
 
         write_dashboard([target], target / "dashboard.html")
     if not quiet:
@@ -130,7 +130,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
             scheduler: str | None, allow_different_populations: bool, force: bool, quiet: bool,
             no_dashboard: bool) -> None:
     """Compare strategies (SCENARIOS, the first is the reference) on the same virtual patients."""
-    from sim.compare_io import execute, prepare
+    from sim.compare.run import execute, prepare
 
     _positive("--patients", patients)
     _non_negative("--seed", seed)
@@ -148,7 +148,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
         result, target = execute(plan, replications, parameter_uncertainty, workers,
                                  lambda: bar.advance(task, 1), backend, scheduler)
     if not no_dashboard:
-        from sim.dashboard.page import write_dashboard
+        from sim.report.dashboard.page import write_dashboard
 
         write_dashboard([target], target / "dashboard.html")
     if not quiet:
@@ -165,8 +165,8 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
 def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | None) -> None:
     """Apply SCENARIO's eligibility criteria to its source population: who qualifies, who not, why."""
     from sim.calibrate.report import atomic_write
-    from sim.scenario import load_scenario
-    from sim.screening import screen as run_screen
+    from sim.population.screening import screen as run_screen
+    from sim.scenario.loader import load_scenario
 
     _positive("--candidates", candidates)
     _non_negative("--seed", seed)
@@ -197,7 +197,7 @@ def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | 
 @click.option("--title", help="Page title [default: the strategies' names].")
 def dashboard(result_dirs: tuple[Path, ...], out_file: Path, title: str | None) -> None:
     """Interactive dashboard of RESULT_DIRS (crcsim run or compare directories, or one sweep's)."""
-    from sim.dashboard.page import write_dashboard
+    from sim.report.dashboard.page import write_dashboard
 
     path, size = write_dashboard(list(result_dirs), out_file, title)
     out.print(f"dashboard: {path} ({size / 1e6:.1f} MB)")
@@ -250,7 +250,7 @@ def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: 
 @click.argument("scenario", type=click.Path(path_type=Path))
 def validate(scenario: Path) -> None:
     """Check SCENARIO (and what it extends) without running it."""
-    from sim.scenario import load_scenario
+    from sim.scenario.loader import load_scenario
 
     loaded = load_scenario(scenario)
     click.echo(

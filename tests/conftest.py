@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
-from sim.summary import analyse
+from sim.execution.runner import run_scenario
+from sim.outcomes.summary import analyse
+from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "scenarios" / "li2021_reference.yaml"

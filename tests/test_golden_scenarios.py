@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.results_io import json_safe
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
-from sim.summary import analyse
+from sim.execution.runner import run_scenario
+from sim.io.results import json_safe
+from sim.outcomes.summary import analyse
+from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

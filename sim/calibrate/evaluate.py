@@ -15,9 +15,9 @@ from sim.calibrate.spec import load_calibration
 from sim.calibrate.statistics import statistics_from_patients
 from sim.calibrate.targets import deviances, load_targets
 from sim.errors import InputError
-from sim.runner import run_scenario
-from sim.scenario import build_scenario, load_raw
-from sim.summary import patients_of
+from sim.execution.runner import run_scenario
+from sim.outcomes.summary import patients_of
+from sim.scenario.loader import build_scenario, load_raw
 
 
 def key(x, patients: int, seed: int, fingerprint: str = "") -> str:
@@ -25,24 +25,24 @@ def key(x, patients: int, seed: int, fingerprint: str = "") -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-_NOT_MODEL_DIRS = {"calibrate", "sweep", "dashboard"}
-_NOT_MODEL_FILES = {"cli.py", "results_io.py", "comparison.py", "compare_io.py", "execution.py",
-                    "screening.py", "console_tables.py"}
+#: the packages whose code decides a run's numbers: the validated inputs, the virtual patients,
+#: the simpy model and the derivation of outcomes from its log. Everything else (execution,
+#: writers, reports, the analyses, the CLI) only moves those numbers around.
+RESULT_PACKAGES = ("scenario", "population", "model", "outcomes")
 
 
 def model_fingerprint(raw: dict, targets_sha256: str) -> str:
     """What an evaluation depends on besides its parameters: the scenario as resolved, the
-    targets and the model's code. A cached evaluation of another model is never reused."""
+    targets and the code of the packages that make results. A cached evaluation of another
+    model is never reused."""
     digest = hashlib.sha256()
     digest.update(json.dumps(raw, sort_keys=True, default=str).encode())
     digest.update(targets_sha256.encode())
     package = Path(__file__).resolve().parent.parent
-    for file in sorted(package.rglob("*.py")):
-        # the model's code only: the machinery around it (calibration, sweeps, comparisons,
-        # dashboards, the CLI and the writers) does not change results
-        if set(file.parts) & _NOT_MODEL_DIRS or file.name in _NOT_MODEL_FILES:
-            continue
-        digest.update(file.read_bytes())
+    for name in RESULT_PACKAGES:
+        for file in sorted((package / name).rglob("*.py")):
+            digest.update(file.relative_to(package).as_posix().encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -3,7 +3,7 @@ mixture importance sampling (IMIS, as in the DARTH calibration tutorials) for th
 vectors consistent with the targets.
 
 Everything runs on z, the unbounded scale of the priors. Candidates are evaluated in parallel on
-the execution layer (:mod:`sim.execution`: ``workers`` local processes or a Dask cluster), each
+the execution layer (:mod:`sim.execution.executor`: ``workers`` local processes or a Dask cluster), each
 finished evaluation is written to the cache at once, and every stage is deterministic given the
 seed, so rerunning an interrupted calibration replays the same candidates and takes the finished
 ones from the cache.
@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from scipy.stats import chi2, multivariate_normal, qmc
 
 from sim.calibrate.evaluate import Cache, Evaluator, deviance_of
-from sim.execution import Executor
+from sim.execution.executor import Executor
 
 Progress = Callable[[str, int, int], None]
 

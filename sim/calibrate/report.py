@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import yaml
 from lifelines import KaplanMeierFitter
 
-from sim.results_io import json_safe
+from sim.io.results import json_safe
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 

@@ -26,9 +26,9 @@ from sim.calibrate.report import (
 from sim.calibrate.spec import load_calibration
 from sim.calibrate.statistics import statistics_from_patients
 from sim.calibrate.targets import KmTarget, load_targets, target_rows
-from sim.results_io import git_commit
-from sim.runner import run_scenario
-from sim.summary import patients_of
+from sim.execution.runner import run_scenario
+from sim.io.results import git_commit
+from sim.outcomes.summary import patients_of
 
 
 def _relative(path: Path) -> str:

@@ -15,10 +15,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.documents import read_yaml_mapping, validate_document
 from sim.errors import InputError
-from sim.params import Param
-from sim.scenario import load_scenario
+from sim.scenario.documents import read_yaml_mapping, validate_document
+from sim.scenario.loader import load_scenario
+from sim.scenario.params import Param
 
 
 class _Frozen(BaseModel):

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
-from sim.outcomes import PATHWAYS
-from sim.parameters_schema import TOXICITY_TYPES
+from sim.outcomes.patients import PATHWAYS
+from sim.scenario.parameters import TOXICITY_TYPES
 
 
 @dataclass

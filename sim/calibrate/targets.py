@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.stats import beta as beta_dist
 
 from sim.calibrate.statistics import Statistics
-from sim.documents import read_yaml_mapping, validate_document
-from sim.outcomes import PATHWAYS
-from sim.parameters_schema import TOXICITY_TYPES
+from sim.outcomes.patients import PATHWAYS
+from sim.scenario.documents import read_yaml_mapping, validate_document
+from sim.scenario.parameters import TOXICITY_TYPES
 
 Z95 = 1.959963984540054
 STATISTICS = (

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from sim.documents import read_yaml_mapping
 from sim.errors import InputError
-from sim.params import Param
+from sim.scenario.documents import read_yaml_mapping
+from sim.scenario.params import Param
 from sim.sweep.spec import GlobalSensitivity, Psa, Sweep
 
 

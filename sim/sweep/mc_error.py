@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.comparison import RATE_COLUMNS
+from sim.compare.paired import RATE_COLUMNS
 
 
 def resample_weights(n: int, resamples: int, seed: int) -> np.ndarray:

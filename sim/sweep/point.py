@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from sim.comparison import arm_metrics
+from sim.compare.paired import arm_metrics
 from sim.sweep.mc_error import metric_replicates, resample_weights, standard_error
 from sim.sweep.spec import RESOURCE_OUTPUTS, difference_name
 
@@ -21,7 +21,7 @@ def _raw(path: str, fingerprint: str) -> tuple[dict, dict]:
     checked against the fingerprint the sweep was planned with: a worker on another machine, or
     one that outlived an edit of the files, must not run another model under this point's key."""
     from sim.calibrate.evaluate import model_fingerprint
-    from sim.scenario import load_raw
+    from sim.scenario.loader import load_raw
 
     raw, origins = load_raw(path)
     if model_fingerprint(raw, "") != fingerprint:
@@ -34,7 +34,7 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
                       names: list[str]) -> tuple[dict, dict]:
     """Mean waits and utilisation of the linac, theatre and MDT, with bootstrap replicates
     (patients resampled, each with all their slots and waits)."""
-    from sim.summary import resource_records, resource_summary, slot_records
+    from sim.outcomes.summary import resource_records, resource_summary, slot_records
 
     wanted = [n for n in names if n in RESOURCE_OUTPUTS]
     if not wanted:
@@ -63,9 +63,9 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
 def evaluate_point(task: dict) -> dict:
     """Run one point; ``task`` holds the arms' scenario files, the per-arm overrides, patients,
     seed, outputs, the reference arm and the number of bootstrap resamples."""
-    from sim.runner import run_scenario
-    from sim.scenario import build_scenario
-    from sim.summary import patients_of
+    from sim.execution.runner import run_scenario
+    from sim.outcomes.summary import patients_of
+    from sim.scenario.loader import build_scenario
 
     metrics = task["outputs"]
     run = {"run.patients": task["patients"], "run.seed": task["seed"]}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import InputError
-from sim.execution import Executor
+from sim.execution.executor import Executor
 from sim.sweep import analyses
 from sim.sweep.point import evaluate_point
 from sim.sweep.spec import Sweep, Threshold, load_sweep
@@ -149,7 +149,7 @@ def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", worke
     table.to_parquet(out_dir / "results.parquet", index=False)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json) + "\n")
     if dashboard:
-        from sim.dashboard.sweep_page import write_sweep_dashboard
+        from sim.report.dashboard.sweep_page import write_sweep_dashboard
 
         write_sweep_dashboard(out_dir)
     return summary

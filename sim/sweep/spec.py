@@ -28,11 +28,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.comparison import LANDMARKS, RATES, RMST_HORIZONS
-from sim.documents import read_yaml_mapping, validate_document
+from sim.compare.paired import LANDMARKS, RATES, RMST_HORIZONS
 from sim.errors import InputError
-from sim.params import Param
-from sim.scenario import build_scenario, load_raw
+from sim.scenario.documents import read_yaml_mapping, validate_document
+from sim.scenario.loader import build_scenario, load_raw
+from sim.scenario.params import Param
 
 RESOURCE_OUTPUTS = tuple(f"{r}_{m}" for r in ("linac", "theatre", "mdt")
                          for m in ("mean_wait_days", "utilisation"))

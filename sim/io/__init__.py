@@ -1,0 +1,1 @@
+"""The only writer: results directories written atomically (``results``)."""

@@ -1,0 +1,10 @@
+"""Stage 3, the simpy model and nothing else: one centre's environment and arrivals
+(``centre``), the patient process and its waits (``patient``), the disease clock (``disease``,
+``hazards``), booking calendars (``calendars``), the pathway interpreter (``pathway``, ``plans``),
+one module per treatment step (``treatments/``), the event vocabulary and row builder
+(``events``) and the keyed random streams (``rng``).
+
+It sees only validated, compiled inputs and writes only event rows: no YAML, pandas, plotly or
+files. Its code, with the packages that make a run's numbers, is the model's fingerprint
+(:data:`sim.calibrate.evaluate.RESULT_PACKAGES`).
+"""

@@ -1,0 +1,179 @@
+"""The disease clock: true progression, cancer death and background death of one patient.
+
+Each competing event has a unit-exponential budget drawn once from the patient's ``disease``
+stream. Progression happens when the cumulative hazard, which integrates the hazard of whatever
+state the patient is in (on treatment, partially treated, all sites treated, palliative), reaches
+its budget. Treatment changes the hazard from that moment on, never the budget, so time-varying
+hazards are handled exactly (closed form per piece, no time steps) and the same virtual patient
+has the same luck under every strategy.
+
+Progression hazard: h(t) = HR_state * HR_covariates * h0(t), h0 Weibull in time since first
+treatment. A patient whose every site is treated may be cured (no residual disease, never
+progresses) with a fixed probability, decided by a uniform drawn at baseline.
+Cancer death: Weibull in time since true progression, times covariate hazard ratios.
+Background death: the life table by age and sex, piecewise constant by age band.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from sim.model.hazards import (
+    DAYS_PER_MONTH,
+    DAYS_PER_YEAR,
+    life_table_death_age,
+    weibull_cumhaz,
+    weibull_inverse_cumhaz,
+)
+
+INF = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class DiseaseParams:
+    """Disease parameters in model units (days), compiled once per run."""
+
+    progression_shape: float
+    progression_scale_days: float
+    state_hazard_ratio: dict[str, float]
+    cure_probability: float
+    death_shape: float
+    death_scale_days: float
+    supportive_care_hazard_ratio: float
+    symptomatic_mean_days: float
+    bands_male: tuple[tuple[float, float], ...]
+    bands_female: tuple[tuple[float, float], ...]
+    #: the life table's ages, the same for both sexes (empty: read every band)
+    band_starts: tuple[float, ...] = ()
+
+
+class DiseaseClock:
+    """Latent disease course of one patient; times are absolute simulation days."""
+
+    __slots__ = (
+        "p", "arrival", "progression_budget", "death_budget", "symptom_delay", "cured_if_treated",
+        "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
+        "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
+    )
+
+    def __init__(
+        self,
+        params: DiseaseParams,
+        arrival: float,
+        draws: list[float],
+        age_years: float,
+        male: bool,
+        progression_covariate_hr: float,
+        death_covariate_hr: float,
+    ) -> None:
+        self.p = params
+        self.arrival = arrival
+        self.progression_budget = -math.log1p(-draws[0])
+        self.death_budget = -math.log1p(-draws[1])
+        background_budget = -math.log1p(-draws[2])
+        self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
+        self.cured_if_treated = draws[4] < params.cure_probability
+        self.progression_covariate_hr = progression_covariate_hr
+        self.death_covariate_hr = death_covariate_hr
+        bands = params.bands_male if male else params.bands_female
+        first = max(0, bisect_right(params.band_starts, age_years) - 1)
+        death_age = life_table_death_age(age_years, background_budget, bands, first)
+        self.t_background_death = arrival + (death_age - age_years) * DAYS_PER_YEAR
+        self._hazard_so_far = 0.0
+        self._since = 0.0
+        self.state = "on_treatment"
+        self.cured = False
+        self._multiplier = params.state_hazard_ratio["on_treatment"] * progression_covariate_hr
+        self.t_progression = INF
+        self.t_cancer_death = INF
+        self._predict()
+
+    def _predict(self) -> None:
+        p = self.p
+        if self._multiplier <= 0:
+            self.t_progression = INF
+        else:
+            base = weibull_cumhaz(self._since, p.progression_shape, p.progression_scale_days)
+            target = base + (self.progression_budget - self._hazard_so_far) / self._multiplier
+            self.t_progression = self.arrival + weibull_inverse_cumhaz(
+                target, p.progression_shape, p.progression_scale_days
+            )
+        if self.t_progression == INF:
+            self.t_cancer_death = INF
+        else:
+            after = weibull_inverse_cumhaz(
+                self.death_budget / self.death_covariate_hr, p.death_shape, p.death_scale_days
+            )
+            self.t_cancer_death = self.t_progression + after
+
+    def change_death_hazard(self, now: float, hazard_ratio: float) -> None:
+        """After (true) progression, the cancer death hazard is multiplied by ``hazard_ratio``
+        from ``now`` on (e.g. best supportive care instead of palliative therapy)."""
+        if not (self.t_progression <= now < self.t_cancer_death):
+            return
+        p = self.p
+        base = self.death_covariate_hr
+        used = base * weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days)
+        remaining = self.death_budget - used
+        target = weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days) + (
+            remaining / (base * hazard_ratio)
+        )
+        self.t_cancer_death = self.t_progression + weibull_inverse_cumhaz(
+            target, p.death_shape, p.death_scale_days
+        )
+
+    def set_state(self, now: float, state: str) -> None:
+        """The patient enters ``state`` at ``now``; the future progression hazard changes."""
+        if state == self.state or self.t_progression <= now:
+            self.state = state
+            return
+        p = self.p
+        since = now - self.arrival
+        self._hazard_so_far += self._multiplier * (
+            weibull_cumhaz(since, p.progression_shape, p.progression_scale_days)
+            - weibull_cumhaz(self._since, p.progression_shape, p.progression_scale_days)
+        )
+        self._since = since
+        self.state = state
+        if state == "all_sites_treated" and self.cured_if_treated:
+            self.cured = True  # no residual disease: whatever comes next, it never progresses
+        if self.cured:
+            self._multiplier = 0.0
+        else:
+            self._multiplier = p.state_hazard_ratio[state] * self.progression_covariate_hr
+        self._predict()
+
+    @property
+    def t_death(self) -> float:
+        return min(self.t_cancer_death, self.t_background_death)
+
+    @property
+    def t_symptoms(self) -> float:
+        """When symptoms reveal a progression that imaging has not found yet."""
+        return self.t_progression + self.symptom_delay
+
+    def death_cause(self) -> str:
+        return "cancer" if self.t_cancer_death <= self.t_background_death else "other"
+
+
+def compile_disease(disease, strategy_hr: float = 1.0) -> DiseaseParams:
+    """Model-unit parameters from the validated ``parameters.disease`` section; ``strategy_hr``
+    is the strategy's effect on progression in the curative-intent states."""
+    prog, death = disease.progression, disease.death_after_progression
+    table = disease.background_mortality.table
+    return DiseaseParams(
+        progression_shape=prog.weibull_shape.value,
+        progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
+        state_hazard_ratio={k: v.value * (strategy_hr if k != "palliative" else 1.0)
+                            for k, v in prog.hazard_ratio_by_state.items()},
+        cure_probability=prog.cure_probability_all_sites_treated.value,
+        death_shape=death.weibull_shape.value,
+        death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,
+        supportive_care_hazard_ratio=death.supportive_care_hazard_ratio.value,
+        symptomatic_mean_days=disease.symptomatic_detection_mean_days.value,
+        bands_male=tuple((age, male) for age, male, _ in table),
+        bands_female=tuple((age, female) for age, _, female in table),
+        band_starts=tuple(age for age, _, _ in table),
+    )

@@ -1,0 +1,191 @@
+"""The strategy interpreter: phases of steps, routing, and the patient process.
+
+:func:`compile_strategy` turns the validated ``strategy:`` section into runners once per run;
+:func:`patient_process` walks one patient through them. Detected progression during a curative
+phase unwinds to here and moves the patient to the strategy's ``on_progression`` phase; death and
+the end of follow-up unwind to here and end the patient's process with their event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model import events as ev
+from sim.model.patient import Died, FollowUpEnded, PatientExit, ProgressionDetected
+from sim.model.plans import plannable
+from sim.model.treatments import (
+    chemotherapy,
+    follow_up,
+    immunotherapy,
+    local_treatment,
+    mdt,
+    radiotherapy,
+    reassessment,
+    regional_therapy,
+)
+from sim.scenario.strategy import (
+    BranchStep,
+    ChemotherapyStep,
+    ConcurrentStep,
+    FollowUpStep,
+    GotoStep,
+    ImmunotherapyStep,
+    LocalTreatmentStep,
+    MdtStep,
+    PalliativeStep,
+    RadiotherapyStep,
+    ReassessmentStep,
+    RegionalTherapyStep,
+    WatchAndWaitStep,
+)
+
+
+@dataclass(frozen=True)
+class Program:
+    start: str
+    on_progression: str
+    phases: dict[str, tuple]
+
+
+_SELECTORS = {
+    "radiotherapy_course": lambda p: p.rt_course,
+    "mdt_decision": lambda p: p.decision,
+    "sites": lambda p: "not_all_treated" if p.untreated else "all_treated",
+}
+
+
+def _branch(spec: BranchStep, ctx):
+    select = _SELECTORS[spec.by]
+    cases, default = dict(spec.cases), spec.default
+
+    def run(p):
+        key = select(p)
+        target = cases.get(key, default)
+        if target is None:
+            raise RuntimeError(f"branch by {spec.by}: no case for {key!r}")
+        return target
+        yield  # a generator like every step
+
+    return run
+
+
+def _goto(spec: GotoStep, ctx):
+    def run(p):
+        return spec.phase
+        yield
+
+    return run
+
+
+_EXIT_PRIORITY = (Died, FollowUpEnded, ProgressionDetected)
+
+
+def _guarded(gen):
+    try:
+        return (yield from gen)
+    except (PatientExit, ProgressionDetected) as exc:
+        return exc
+
+
+def _concurrent(spec: ConcurrentStep, ctx):
+    children = [build_step(s, ctx) for s in spec.steps]
+    if all(plannable(child) for child in children):
+        return _concurrent_plans(children)
+
+    def run(p):
+        env = p.env
+        procs = [env.process(_guarded(child(p))) for child in children]
+        done = yield env.all_of(procs)
+        raised = [v for v in done.values() if isinstance(v, BaseException)]
+        for kind in _EXIT_PRIORITY:
+            for exc in raised:
+                if isinstance(exc, kind):
+                    raise exc
+        return None
+
+    return run
+
+
+def _concurrent_plans(children):
+    """Side-by-side courses that are fixed when they start (chemotherapy with radiotherapy):
+    one wait per course end, each course settled at its own end, instead of a process each."""
+
+    def run(p):
+        plans = [plan for plan in (child.plan(p) for child in children) if plan is not None]
+        plans.sort(key=lambda plan: plan.end)
+        settled = 0
+        try:
+            for plan in plans:
+                yield from p.hold_until(plan.end)
+                p.log_rows(plan.rows)
+                plan.settle(p.env.now, True)
+                settled += 1
+        except BaseException:
+            now = p.env.now
+            for plan in plans[settled:]:
+                p.log_rows([row for row in plan.rows if row[1] < now])
+                plan.settle(now, False)
+            raise
+        return None
+
+    return run
+
+
+_BUILDERS = {
+    ChemotherapyStep: chemotherapy.build,
+    RadiotherapyStep: radiotherapy.build,
+    ImmunotherapyStep: immunotherapy.build,
+    RegionalTherapyStep: regional_therapy.build,
+    ReassessmentStep: reassessment.build,
+    MdtStep: mdt.build,
+    LocalTreatmentStep: local_treatment.build,
+    WatchAndWaitStep: follow_up.build_watch_and_wait,
+    FollowUpStep: follow_up.build_follow_up,
+    PalliativeStep: follow_up.build_palliative,
+    BranchStep: _branch,
+    GotoStep: _goto,
+    ConcurrentStep: _concurrent,
+}
+
+
+def build_step(spec, ctx):
+    return _BUILDERS[type(spec)](spec, ctx)
+
+
+def compile_strategy(strategy, ctx) -> Program:
+    phases = {
+        name: tuple(build_step(s, ctx) for s in steps) for name, steps in strategy.phases.items()
+    }
+    return Program(strategy.start, strategy.on_progression, phases)
+
+
+def _run_phases(p, program: Program, phase: str | None):
+    phases = program.phases
+    while phase is not None:
+        route = None
+        for step in phases[phase]:
+            route = yield from step(p)
+            if route is not None:
+                break
+        phase = route
+
+
+def patient_process(p, program: Program):
+    """The whole pathway of one patient, from first treatment to death or end of follow-up."""
+    phase = program.start
+    while True:
+        try:
+            yield from _run_phases(p, program, phase)
+            yield from p.hold_forever()
+        except ProgressionDetected:
+            p.exit = None
+            phase = program.on_progression
+            continue
+        except Died as exc:
+            p.log(ev.DEATH, exc.cause)
+        except FollowUpEnded:
+            p.log(ev.END_OF_FOLLOW_UP)
+        # the exit's traceback holds the frames that hold the patient: dropping it lets the
+        # patient be freed now, by reference counting, instead of by a garbage-collector pass
+        p.exit = None
+        return

@@ -1,0 +1,199 @@
+"""One virtual patient's running state, and the waits that let disease interrupt treatment.
+
+Every wait goes through :meth:`Patient.hold`, which ends early when the next *alert* falls inside
+it: death, the end of follow-up, or symptoms revealing a progression that imaging has not found.
+The alert then raises an exception that unwinds the treatment steps to the pathway, which logs
+the exit or reroutes the patient. One patient process, no polling, no extra simpy events.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import chain
+
+from sim.model import events as ev
+from sim.model.disease import DiseaseClock
+from sim.model.rng import Stream
+
+
+class PatientExit(Exception):
+    """The patient leaves the model (death or end of follow-up)."""
+
+
+class Died(PatientExit):
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class FollowUpEnded(PatientExit):
+    pass
+
+
+class ProgressionDetected(Exception):
+    """Progression found during a curative phase: the pathway reroutes the patient."""
+
+
+class Patient:
+    __slots__ = (
+        "index", "env", "flat_log", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
+        "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
+        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
+        "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
+        "adjuvant_delay", "adjuvant_prevented_by",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        env,
+        flat_log: list,
+        attrs: dict,
+        disease: DiseaseClock,
+        t_end: float,
+        streams: dict[str, Stream],
+    ) -> None:
+        self.index = index
+        self.env = env
+        self.flat_log = flat_log
+        self.phase = "neoadjuvant"
+        self.attrs = attrs
+        self.disease = disease
+        self.t_end = t_end
+        self.detected = False
+        self.palliative = False
+        self.exit: BaseException | None = None
+        self.tox = streams["toxicity"]
+        self.immuno = streams.get("immunotherapy")
+        self.response_draws = streams["response"]
+        self.decisions = streams["decisions"]
+        self.durations = streams["durations"]
+        self.surgery = streams["surgery"]
+        self.regimen: str = attrs["regimen"]
+        self.rt_course: str = attrs["radiotherapy_course"]
+        self.sites: tuple[str, ...] = attrs["sites"]
+        self.untreated: set[str] = set(self.sites)
+        self.local_treatment_started = False
+        self.rt_end: float | None = None
+        self.curative_chemo_days = 0.0
+        self.cycles = 0
+        self.dose_reduced = False
+        self.response = "SD"
+        self.decision: str | None = None
+        self.last_surgery: float | None = None
+        self.adjuvant_delay = 0.0
+        self.adjuvant_prevented_by: str | None = None
+        self._update_alert()
+
+    # ------------------------------------------------------------------ log
+    # The log is one flat list, six fields per event (see sim.outcomes.schemas.events_frame): turning it
+    # into columns is then a slice per column instead of a transpose of tuples.
+    def log(self, event: str, detail: str = "", value: float = 0.0) -> None:
+        self.flat_log.extend((self.index, self.env.now, event, self.phase, detail, value))
+
+    def log_at(self, day: float, event: str, detail: str = "", value: float = 0.0) -> None:
+        self.flat_log.extend((self.index, day, event, self.phase, detail, value))
+
+    # ---------------------------------------------------------------- waits
+    def _update_alert(self) -> None:
+        d = self.disease
+        t = min(d.t_death, self.t_end)
+        if not self.detected:
+            t = min(t, d.t_symptoms)
+        self.t_alert = t
+
+    def hold(self, days: float):
+        """Wait ``days``, unless death, end of follow-up or symptoms come first."""
+        env = self.env
+        end = env.now + days
+        while end >= self.t_alert:
+            yield env.timeout(max(0.0, self.t_alert - env.now))
+            self._fire()
+        yield env.timeout(end - env.now)
+
+    def hold_until(self, time: float):
+        return self.hold(max(0.0, time - self.env.now))
+
+    def hold_forever(self):
+        return self.hold(math.inf)
+
+    def hold_logging(self, planned: list[tuple], until: float, settle=None):
+        """Wait until ``until`` while a planned series of events happens.
+
+        The rows (full event rows, see :mod:`sim.outcomes.schemas`) are logged when the wait ends; if an
+        alert cuts it short, only the rows strictly before that moment are logged (what really
+        happened), ``settle(now, False)`` updates the patient, and the alert goes on unwinding.
+        One engine event stands for the whole series (a course of cycles, a schedule of visits).
+        """
+        try:
+            yield from self.hold(max(0.0, until - self.env.now))
+        except BaseException:
+            now = self.env.now
+            self.log_rows([row for row in planned if row[1] < now])
+            if settle is not None:
+                settle(now, False)
+            raise
+        self.log_rows(planned)
+        if settle is not None:
+            settle(self.env.now, True)
+
+    def carry_out(self, plan):
+        """Wait through a :class:`~sim.model.plans.Plan`, then settle it (also when cut short)."""
+        return self.hold_logging(plan.rows, plan.end, plan.settle)
+
+    def log_rows(self, rows: list[tuple]) -> None:
+        """Append full event rows ``(patient_id, day, event, phase, detail, value)``."""
+        self.flat_log.extend(chain.from_iterable(rows))
+
+    def _fire(self) -> None:
+        if self.exit is not None:  # a concurrent step of this patient already raised it
+            raise self.exit
+        now = self.env.now
+        if now < self.t_alert:
+            return
+        d = self.disease
+        if self.t_end <= d.t_death and now >= self.t_end:
+            self.exit = FollowUpEnded()
+            raise self.exit
+        if now >= d.t_death:
+            self.exit = Died(d.death_cause())
+            raise self.exit
+        self._detect("symptoms")
+
+    # ------------------------------------------------------------- disease
+    def image(self) -> None:
+        """Imaging at this moment finds a true progression that has already happened."""
+        if not self.detected and self.disease.t_progression <= self.env.now:
+            self._detect("imaging")
+
+    def _detect(self, how: str) -> None:
+        self.detected = True
+        self.log(ev.PROGRESSION_DETECTED, how, self.disease.t_progression)
+        self._update_alert()
+        if not self.palliative:
+            self.exit = ProgressionDetected(how)
+            raise self.exit
+
+    def update_hazard_state(self) -> None:
+        """Recompute the disease state from what has been treated, from now on."""
+        if self.palliative:
+            state = "palliative"
+        elif not self.untreated:
+            state = "all_sites_treated"
+        elif self.local_treatment_started:
+            state = "partially_treated"
+        else:
+            state = "on_treatment"
+        self.disease.set_state(self.env.now, state)
+        self._update_alert()
+
+    def treat_site(self, site: str) -> None:
+        if site in self.untreated:
+            self.untreated.discard(site)
+            self.log(ev.SITE_TREATED, site)
+
+    def enter_palliative(self, reason: str, phase: str = "palliative") -> None:
+        self.phase = phase
+        self.palliative = True
+        self.log(ev.PALLIATIVE_START, reason)
+        self.update_hazard_state()

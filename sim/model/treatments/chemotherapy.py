@@ -1,0 +1,176 @@
+"""Chemotherapy cycles with per-cycle grade 3-4 toxicity and its consequences.
+
+Each cycle reads a fixed number of uniforms from the patient's toxicity stream (``DRAWS_PER_CYCLE``)
+so that cycle *k* sees the same draws under every strategy. Toxicity is found at the end of the
+cycle (the pre-cycle check); it can stop the phase, reduce the dose of later cycles (less toxic),
+and delays the next cycle.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from sim.model import events as ev
+from sim.model.plans import Plan, with_plan
+from sim.scenario.parameters import TOXICITY_TYPES
+from sim.scenario.params import apply_odds_ratio
+
+DRAWS_PER_CYCLE = 9  # 4 types, grade, dose reduction, stop, delay length, adherence
+
+
+@dataclass(frozen=True, slots=True)
+class ChemoParams:
+    equivalent_days: int
+    cycle_days: dict[str, int]
+    #: (regimen, with radiotherapy, dose reduced) -> P(grade 3-4) per type, in TOXICITY_TYPES order
+    probabilities: dict[tuple[str, bool, bool], tuple[float, ...]]
+    grade4_fraction: tuple[float, ...]
+    delay_days: tuple[float, float]
+    dose_reduction: float
+    discontinuation: float
+    adjuvant_discontinuation: float
+    recovery_days: tuple[float, float]
+
+
+def compile_chemotherapy(params) -> ChemoParams:
+    chemo = params.chemotherapy
+    tox = chemo.toxicity
+    probabilities = {}
+    for name, regimen in chemo.regimens.items():
+        for with_rt in (False, True):
+            for reduced in (False, True):
+                row = []
+                for t in TOXICITY_TYPES:
+                    p = getattr(tox.per_cycle, t).value
+                    p = apply_odds_ratio(p, getattr(regimen.toxicity_odds_ratio, t).value)
+                    p = apply_odds_ratio(p, params.effects.chemotherapy_toxicity_odds_ratio.value)
+                    if with_rt:
+                        p = apply_odds_ratio(p, getattr(tox.with_radiotherapy_odds_ratio, t).value)
+                    if reduced:
+                        p = apply_odds_ratio(p, tox.after_dose_reduction_odds_ratio.value)
+                    row.append(p)
+                probabilities[(name, with_rt, reduced)] = tuple(row)
+    rec = params.local_treatment.recovery_before_adjuvant_days
+    return ChemoParams(
+        equivalent_days=chemo.equivalent_cycle_days,
+        cycle_days={k: r.cycle_days for k, r in chemo.regimens.items()},
+        probabilities=probabilities,
+        grade4_fraction=tuple(getattr(tox.grade4_fraction, t).value for t in TOXICITY_TYPES),
+        delay_days=(tox.delay_days.low, tox.delay_days.high),
+        dose_reduction=tox.dose_reduction_probability.value,
+        discontinuation=tox.discontinuation_probability.value,
+        adjuvant_discontinuation=chemo.adjuvant_discontinuation_per_cycle.value,
+        recovery_days=(rec.low, rec.high),
+    )
+
+
+def _round(x: float) -> int:
+    return int(x + 0.5) if x > 0 else 0
+
+
+def _count(count: int | tuple[int, int], p) -> int:
+    if isinstance(count, int):
+        return count
+    low, high = count
+    return low + min(int(p.durations.random() * (high - low + 1)), high - low)
+
+
+def _n_cycles(spec, p, cycle_days: int, cp: ChemoParams) -> int:
+    scale = cp.equivalent_days / cycle_days
+    if spec.regimen_cycles is not None:
+        return _count(spec.regimen_cycles, p)
+    if spec.cycles is not None:
+        return _round(_count(spec.cycles, p) * scale)
+    target_days = spec.until_total_cycles * cp.equivalent_days
+    remaining = _round((target_days - p.curative_chemo_days) / cycle_days)
+    return max(remaining, _round(spec.min_cycles * scale))
+
+
+def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
+    """The course as it will happen unless an alert cuts it short.
+
+    Returns (rows, end, cycle_ends, reduced_after): full event rows (see :mod:`sim.outcomes.schemas`),
+    the end of the course, the end day of each cycle, and the cycle index after which the dose
+    is reduced (or None).
+    """
+    regimen = p.regimen
+    cycle_days = cp.cycle_days[regimen]
+    adjuvant = spec.phase == "adjuvant"
+    reduced = p.dose_reduced
+    reduced_after = None
+    rows: list[tuple] = []
+    pid, phase = p.index, p.phase
+    cycle_ends: list[float] = []
+    t = start
+    number = p.cycles
+    probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
+    for i in range(n):
+        u = p.tox.take(DRAWS_PER_CYCLE)
+        if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
+            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "adherence", float(i)))
+            break
+        number += 1
+        rows.append((pid, t, ev.CHEMO_CYCLE, phase, regimen, float(number)))
+        t += cycle_days
+        cycle_ends.append(t)
+        toxic = False
+        for k in range(4):
+            if u[k] < probs[k]:
+                toxic = True
+                grade = 4.0 if u[4] < cp.grade4_fraction[k] else 3.0
+                rows.append((pid, t, ev.TOXICITY, phase, TOXICITY_TYPES[k], grade))
+        if not toxic:
+            continue
+        if u[6] < cp.discontinuation:
+            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "toxicity", float(i + 1)))
+            break
+        if not reduced and u[5] < cp.dose_reduction:
+            reduced = True
+            reduced_after = i
+            probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
+            rows.append((pid, t, ev.DOSE_REDUCTION, phase, regimen, float(number)))
+        if i < n - 1:
+            low, high = cp.delay_days
+            delay = low + (high - low) * u[7]
+            rows.append((pid, t, ev.CYCLE_DELAY, phase, "toxicity", delay))
+            t += delay
+    return rows, t, cycle_ends, reduced_after
+
+
+def build(spec, ctx):
+    cp: ChemoParams = ctx.chemo
+    phase = spec.phase
+    curative = phase != "palliative"
+    adjuvant = phase == "adjuvant"
+
+    def plan(p) -> Plan | None:
+        start = p.env.now
+        if adjuvant:
+            if p.adjuvant_prevented_by is not None:
+                p.log(ev.ADJUVANT_CANCELLED, p.adjuvant_prevented_by)
+                return None
+            if p.last_surgery is not None:  # recovery after surgery before adjuvant cycles
+                low, high = cp.recovery_days
+                gate = p.last_surgery + low + (high - low) * p.durations.random() + p.adjuvant_delay
+                start = max(start, gate)
+        cycle_days = cp.cycle_days[p.regimen]
+        n = _n_cycles(spec, p, cycle_days, cp)
+        p.phase = phase
+        rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
+
+        def settle(now: float, completed: bool) -> None:
+            if completed:
+                done = started = len(cycle_ends)
+            else:  # cycles finished by now, and cycles begun before now
+                done = bisect_right(cycle_ends, now)
+                started = bisect_left(cycle_ends, now + cycle_days)
+            p.cycles += started
+            if curative:
+                p.curative_chemo_days += done * cycle_days
+            if reduced_after is not None and reduced_after < done:
+                p.dose_reduced = True
+
+        return Plan(rows, end, settle)
+
+    return with_plan(plan)

@@ -1,0 +1,70 @@
+"""Checkpoint inhibitor doses (sintilimab, camrelizumab, ...) with immune-related adverse events.
+
+A course is planned when it starts, like a chemotherapy course: doses on the agent's schedule, a
+grade 3-4 immune-related adverse event (irAE) after a dose with the scenario's probability, and
+after one the drug may be stopped for good. Its draws come from the patient's own immunotherapy
+stream, so adding immunotherapy to a strategy leaves every other draw of the patient unchanged:
+the arms of a comparison still share their chemotherapy toxicity, response and disease luck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model import events as ev
+from sim.model.plans import Plan, with_plan
+
+DRAWS_PER_DOSE = 3  # irAE, grade, discontinuation
+
+
+@dataclass(frozen=True, slots=True)
+class ImmunoParams:
+    every_days: dict[str, int]
+    irae: float
+    grade4: float
+    discontinuation: float
+
+
+def compile_immunotherapy(params) -> ImmunoParams | None:
+    im = params.immunotherapy
+    if im is None:
+        return None
+    return ImmunoParams(
+        every_days={k: a.every_days for k, a in im.agents.items()},
+        irae=im.immune_related_grade34_per_dose.value,
+        grade4=im.grade4_fraction.value,
+        discontinuation=im.discontinuation_after_grade34.value,
+    )
+
+
+def build(spec, ctx):
+    ip: ImmunoParams | None = ctx.immunotherapy
+    if ip is None:
+        raise ValueError("an immunotherapy step needs parameters.immunotherapy")
+    if spec.agent not in ip.every_days:
+        raise ValueError(f"unknown immunotherapy agent {spec.agent!r} "
+                         f"(expected one of {sorted(ip.every_days)})")
+    every = ip.every_days[spec.agent]
+
+    def plan(p) -> Plan:
+        p.phase = spec.phase
+        if isinstance(spec.doses, int):
+            n = spec.doses
+        else:
+            low, high = spec.doses
+            n = low + min(int(p.immuno.random() * (high - low + 1)), high - low)
+        pid, phase, t = p.index, p.phase, p.env.now
+        rows: list[tuple] = []
+        for k in range(1, n + 1):
+            u = p.immuno.take(DRAWS_PER_DOSE)
+            rows.append((pid, t, ev.IMMUNOTHERAPY_DOSE, phase, spec.agent, float(k)))
+            t += every
+            if u[0] < ip.irae:
+                grade = 4.0 if u[1] < ip.grade4 else 3.0
+                rows.append((pid, t, ev.TOXICITY, phase, "immune_related", grade))
+                if u[2] < ip.discontinuation:
+                    rows.append((pid, t, ev.IMMUNOTHERAPY_STOPPED, phase, "immune_related", float(k)))
+                    break
+        return Plan(rows, t, lambda now, completed: None)
+
+    return with_plan(plan)

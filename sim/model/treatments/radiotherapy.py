@@ -1,0 +1,95 @@
+"""Radiotherapy courses: weekday fractions in booked linac slots.
+
+A course is booked as a block of fraction slots on successive weekdays with a free slot (as
+departments book), so a course costs one engine event, while every delivered fraction is still
+logged with its own time. If death, the end of follow-up or detected progression stops the course,
+only the fractions already given are logged and the rest of the booking is released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model import events as ev
+from sim.model.plans import Plan, with_plan
+from sim.scenario.parameters import TOXICITY_TYPES
+
+DRAWS_PER_COURSE = 9
+
+
+@dataclass(frozen=True, slots=True)
+class RtParams:
+    fractions: dict[str, int]
+    pelvic: dict[str, bool]
+    toxicity_per_course: tuple[float, ...]
+    grade4_fraction: tuple[float, ...]
+
+
+def compile_radiotherapy(params) -> RtParams:
+    rt = params.radiotherapy
+    tox = params.chemotherapy.toxicity
+    return RtParams(
+        fractions={k: c.fractions for k, c in rt.courses.items()},
+        pelvic={k: c.target == "pelvis" for k, c in rt.courses.items()},
+        toxicity_per_course=tuple(getattr(rt.toxicity_per_course, t).value for t in TOXICITY_TYPES),
+        grade4_fraction=tuple(getattr(tox.grade4_fraction, t).value for t in TOXICITY_TYPES),
+    )
+
+
+def plan_course(p, ctx, course: str, extra_rows=(), on_done=None) -> Plan:
+    """Book a course now; its fractions (and ``extra_rows`` at its end) as a plan."""
+    earliest = p.env.now
+    times = ctx.linac.book_course(earliest, ctx.rt.fractions[course])
+    p.log(ev.RT_BOOKED, course, times[0] - earliest)
+    end = times[-1]
+    pid, phase = p.index, p.phase
+    rows = [(pid, t, ev.RT_FRACTION, phase, course, float(k)) for k, t in enumerate(times, 1)]
+    rows.extend((pid, end, event, phase, detail, value) for event, detail, value in extra_rows)
+
+    def settle(now: float, completed: bool) -> None:
+        if completed:
+            p.log_at(end, ev.RT_COMPLETED, course, float(len(times)))
+            if on_done is not None:
+                on_done(end)
+            return
+        given = sum(1 for t in times if t < now)
+        for t in times[given:]:
+            ctx.linac.release(t)
+        p.log(ev.RT_STOPPED, course, float(given))
+
+    return Plan(rows, end, settle)
+
+
+def build(spec, ctx):
+    rp: RtParams = ctx.rt
+    if spec.course != "assigned" and spec.course not in rp.fractions:
+        raise ValueError(f"unknown radiotherapy course {spec.course!r}")
+
+    def plan(p) -> Plan:
+        if spec.phase is not None:
+            p.phase = spec.phase
+        course = p.rt_course if spec.course == "assigned" else spec.course
+        u = p.tox.take(DRAWS_PER_COURSE)
+        toxicity = []
+        if not spec.with_chemotherapy:
+            for k in range(4):
+                if u[k] < rp.toxicity_per_course[k]:
+                    grade = 4.0 if u[4] < rp.grade4_fraction[k] else 3.0
+                    toxicity.append((ev.TOXICITY, TOXICITY_TYPES[k], grade))
+        pelvic = rp.pelvic[course]
+        nodes = (
+            spec.treats_distant_lymph_nodes and pelvic
+            and p.attrs["modality"].get("distant_lymph_nodes") == "extended_rt_field"
+        )
+
+        def done(end: float) -> None:
+            if pelvic:
+                p.rt_end = end
+                p.rt_course = course  # the course given times TME and sets the pCR chance
+            if nodes:
+                p.treat_site("distant_lymph_nodes")
+                p.update_hazard_state()
+
+        return plan_course(p, ctx, course, toxicity, done)
+
+    return with_plan(plan)

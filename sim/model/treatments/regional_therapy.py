@@ -1,0 +1,70 @@
+"""Regional therapy of liver metastases: hepatic arterial chemoinfusion or chemoembolization.
+
+Palliative intent: the patient enters the palliative state, then has sessions every few weeks and
+RECIST restaging on its own schedule. The disease is fixed from here on, so the restaging that
+finds the (latent) progression is known when the course starts, as in follow-up: sessions stop
+there, or at symptoms, whichever comes first. Each session may bring a grade >= III complication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.model import events as ev
+
+
+@dataclass(frozen=True, slots=True)
+class RegionalParams:
+    every: tuple[float, float]
+    max_sessions: int
+    restaging_days: float
+    complication: float
+
+
+def compile_regional(params) -> RegionalParams | None:
+    r = params.regional_therapy
+    if r is None:
+        return None
+    return RegionalParams((r.session_every_days.low, r.session_every_days.high), r.max_sessions,
+                          r.restaging_every_weeks * 7.0, r.complication_probability.value)
+
+
+def build(spec, ctx):
+    rp: RegionalParams | None = ctx.regional
+    if rp is None:
+        raise ValueError("a regional_therapy step needs parameters.regional_therapy")
+
+    def run(p):
+        p.enter_palliative("regional_therapy")
+        now = p.env.now
+        d = p.disease
+        # the restaging that will find the progression, unless symptoms or death come first
+        stop = min(p.t_end, d.t_death, d.t_symptoms)
+        restagings, t = [], now + rp.restaging_days
+        while t < stop:
+            restagings.append(t)
+            if t >= d.t_progression:
+                break
+            t += rp.restaging_days
+        found = restagings[-1] if restagings and restagings[-1] >= d.t_progression else stop
+        pid, phase = p.index, p.phase
+        rows = []
+        t = now
+        for k in range(1, rp.max_sessions + 1):
+            if t >= found:
+                break
+            u = p.surgery.take(2)
+            rows.append((pid, t, ev.REGIONAL_SESSION, phase, spec.procedure, float(k)))
+            if u[0] < rp.complication:
+                rows.append((pid, t, ev.COMPLICATION, phase, spec.procedure, 3.0))
+            low, high = rp.every
+            t += low + (high - low) * u[1]
+        rows.extend((pid, r, ev.RESTAGING, phase, "RECIST", float(i))
+                    for i, r in enumerate(restagings, start=1))
+        rows.sort(key=lambda row: row[1])
+        end = restagings[-1] if restagings else now
+        yield from p.hold_logging(rows, end)
+        p.image()
+        return None
+
+    return run

@@ -1,0 +1,4 @@
+"""Stage 4, the only place that turns the event log into numbers: the patient table
+(``patients``), Kaplan-Meier (``survival``), resource use and waits and the run summary
+(``summary``), and the documented columns of every table (``schemas``). Summaries, dashboards,
+sweeps, comparisons and calibration all read their numbers from here."""

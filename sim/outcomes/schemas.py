@@ -1,0 +1,117 @@
+"""The documented columns of every output table, and the event log's construction.
+
+``events``: one row per event, sorted by patient then time (events of one patient at the same
+time keep the order in which they happened).
+
+| column | type | meaning |
+|---|---|---|
+| patient_id | int64 | index of the patient in the cohort (0-based) |
+| day | float64 | absolute simulation time in days; day 0 is a Monday |
+| event | category | see :data:`sim.model.events.EVENT_DOCS` |
+| phase | category | clinical phase (neoadjuvant, local_treatment, adjuvant, ..., palliative) |
+| detail | category | event-specific text (see EVENT_DOCS) |
+| value | float64 | event-specific number (see EVENT_DOCS) |
+
+``patients``: one row per patient; see :data:`PATIENT_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
+
+PATIENT_COLUMNS: dict[str, str] = {
+    "patient_id": "index of the patient in the cohort",
+    "candidate_id": "index in the source population before eligibility (= patient_id without criteria)",
+    "centre": "centre the patient was treated at (independent resources per centre)",
+    "arrival_day": "day of first treatment (absolute simulation day)",
+    "age_years": "age at first treatment",
+    "sex": "male / female",
+    "kps": "Karnofsky performance status band",
+    "t_category": "clinical T category",
+    "node_positive": "clinical N+",
+    "metastatic_site": "liver_only / lung_only / liver_and_lung / distant_lymph_nodes",
+    "n_liver_metastases": "number of liver metastases (0 without liver metastases)",
+    "regimen": "assigned chemotherapy regimen",
+    "bevacizumab": "bevacizumab added",
+    "radiotherapy_course": "assigned pelvic radiotherapy course",
+    "sequence": "assigned local-treatment sequence when rectum and metastases are both treated",
+    "pathway": "how the patient left (or finished) the schedule, see sim.outcomes.patients.PATHWAYS",
+    "completed": "completed the schedule as the strategy defines it",
+    "grade34_toxicity": "any grade 3-4 toxicity during neoadjuvant treatment",
+    "grade34_hematological, ..._gastrointestinal, ..._neurological, ..._dermatological":
+        "grade 3-4 toxicity of that type during neoadjuvant treatment",
+    "grade34_toxicity_any_phase": "any grade 3-4 toxicity in any phase",
+    "chemo_cycles": "chemotherapy cycles received (all phases)",
+    "neoadjuvant_cycles": "chemotherapy cycles in the neoadjuvant phase",
+    "consolidation_cycles": "chemotherapy cycles in a consolidation phase (TNT)",
+    "adjuvant_cycles": "chemotherapy cycles in the adjuvant phase",
+    "rt_fractions": "radiotherapy fractions received (all courses)",
+    "rectal_surgery": "had total mesorectal excision",
+    "metastasis_treatment": "had local treatment of at least one metastatic site",
+    "all_sites_treated": "every tumour site treated (watch-and-wait after cCR counts)",
+    "surgical_complication": "any Clavien-Dindo >= III complication of rectal surgery",
+    "any_complication": "any Clavien-Dindo >= III complication of any procedure",
+    "ypcr": "pathological complete response at TME",
+    "watch_and_wait": "clinical complete response at all sites managed by watch-and-wait",
+    "first_response": "clinical response at the first reassessment (CR, PR, SD; '' if none)",
+    "mdt_decision": "last MDT decision",
+    "os_months": "months from first treatment to death or censoring",
+    "os_event": "1 = died, 0 = censored at the horizon",
+    "pfs_months": "months to detected progression or cancer death, or censoring",
+    "pfs_event": "1 = progression detected or cancer death, 0 = censored",
+    "death_cause": "cancer / other / '' if alive at the horizon",
+}
+
+
+def _categorical(values: list) -> pd.Categorical:
+    """Categorical with sorted categories, so the same events give the same table whatever the
+    order in which centres were simulated. The labels come from a small vocabulary: a dict
+    lookup per row is cheaper than hashing an object array."""
+    categories = sorted(set(values))
+    index = {label: code for code, label in enumerate(categories)}
+    codes = np.fromiter(map(index.__getitem__, values), np.int32, len(values))
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _floats(values: list) -> np.ndarray:
+    return np.frombuffer(array("d", values), dtype=np.float64)
+
+
+def events_frame(flat: list) -> pd.DataFrame:
+    """The event log as a table, from the flat list the model appended to (six fields an event:
+    patient_id, day, event, phase, detail, value)."""
+    width = len(EVENT_COLUMNS)
+    if len(flat) % width:
+        raise ValueError("event log length is not a multiple of its six fields")
+    if not flat:
+        return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
+    patient = np.frombuffer(array("q", flat[0::width]), dtype=np.int64)
+    day = _floats(flat[1::width])
+    order = np.lexsort((day, patient))  # stable: same-time events keep their order
+    return pd.DataFrame({
+        "patient_id": patient[order],
+        "day": day[order],
+        "event": _categorical(flat[2::width])[order],
+        "phase": _categorical(flat[3::width])[order],
+        "detail": _categorical(flat[4::width])[order],
+        "value": _floats(flat[5::width])[order],
+    })
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Event logs of consecutive blocks of patients as one log, the same table as
+    :func:`events_frame` of all their rows (categories sorted over the union)."""
+    out = {}
+    for column in EVENT_COLUMNS:
+        parts = [frame[column] for frame in frames]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            out[column] = union_categoricals(parts, sort_categories=True)
+        else:
+            out[column] = np.concatenate([part.to_numpy() for part in parts])
+    return pd.DataFrame(out)

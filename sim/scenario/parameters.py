@@ -1,0 +1,382 @@
+"""The ``parameters:`` section of a scenario: every rate, probability and delay the model uses.
+
+Units are in the key names (``_days``, ``_months``, ``_gy``) or stated here. Values in the shipped
+scenarios are first guesses from the literature unless their ``source`` says otherwise; the
+calibration fits the ones it lists.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from sim.scenario.params import (
+    Days,
+    DaysRange,
+    HazardRatio,
+    Mix,
+    Months,
+    OddsRatio,
+    Positive,
+    Probability,
+)
+
+TOXICITY_TYPES = ("hematological", "gastrointestinal", "neurological", "dermatological")
+SITES = ("rectum", "liver", "lung", "distant_lymph_nodes")
+METASTATIC_SITES = SITES[1:]
+HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
+Covariate = (
+    Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
+            "cea_gt5"]
+    # or a population attribute's value, e.g. ras_braf=braf_v600e
+    | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*=[A-Za-z0-9_.+-]+$")]
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ByToxicity(Frozen):
+    """One probability per CTCAE toxicity type."""
+
+    hematological: Probability
+    gastrointestinal: Probability
+    neurological: Probability
+    dermatological: Probability
+
+
+class OddsRatioByToxicity(Frozen):
+    hematological: OddsRatio
+    gastrointestinal: OddsRatio
+    neurological: OddsRatio
+    dermatological: OddsRatio
+
+
+class Regimen(Frozen):
+    """A chemotherapy regimen: cycle length and how its toxicity differs from CAPOX."""
+
+    cycle_days: int = Field(ge=1, description="days from one cycle's start to the next")
+    toxicity_odds_ratio: OddsRatioByToxicity
+    source: str | None = None
+
+
+class Toxicity(Frozen):
+    per_cycle: ByToxicity = Field(
+        description="P(grade 3-4 event of each type) in one CAPOX cycle without radiotherapy"
+    )
+    with_radiotherapy_odds_ratio: OddsRatioByToxicity = Field(
+        description="odds ratio for a cycle given concurrently with pelvic radiotherapy"
+    )
+    after_dose_reduction_odds_ratio: OddsRatio
+    grade4_fraction: ByToxicity = Field(description="share of grade 3-4 events that are grade 4")
+    delay_days: DaysRange = Field(description="delay of the next cycle after a grade 3-4 event")
+    dose_reduction_probability: Probability
+    discontinuation_probability: Probability = Field(
+        description="P(stopping the current chemotherapy phase) after a grade 3-4 event"
+    )
+
+
+class Chemotherapy(Frozen):
+    equivalent_cycle_days: int = Field(
+        21,
+        ge=1,
+        description="cycle counts in strategy steps are in cycles of this length; a regimen "
+        "with shorter cycles gives proportionally more (8 three-weekly = 12 two-weekly)",
+    )
+    regimens: dict[str, Regimen]
+    toxicity: Toxicity
+    adjuvant_discontinuation_per_cycle: Probability = Field(
+        description="P(stopping adjuvant chemotherapy early) before each adjuvant cycle, "
+        "for reasons other than grade 3-4 toxicity"
+    )
+
+
+class RadiotherapyCourse(Frozen):
+    fractions: int = Field(ge=1)
+    dose_gy: float = Field(gt=0)
+    target: Literal["pelvis", "metastasis"] = Field(
+        "pelvis", description="a pelvic course counts as the strategy's radiotherapy and times TME"
+    )
+    source: str | None = None
+
+
+class Radiotherapy(Frozen):
+    courses: dict[str, RadiotherapyCourse]
+    toxicity_per_course: ByToxicity = Field(
+        description="P(grade 3-4 event) in a course given without concurrent chemotherapy"
+    )
+
+
+class ByAttribute(Frozen):
+    """Odds ratios by the value of a population attribute (values not listed: 1)."""
+
+    attribute: str
+    odds_ratios: dict[str, OddsRatio]
+
+
+class Response(Frozen):
+    """Clinical response at reassessment, among patients without detected progression."""
+
+    complete_probability: Probability
+    partial_probability: Probability
+    partial_odds_ratio_by: ByAttribute | None = Field(
+        None, description="e.g. a lower chance of response with a BRAF V600E mutation"
+    )
+
+    @model_validator(mode="after")
+    def _sum(self) -> Response:
+        if self.complete_probability.value + self.partial_probability.value > 1.0:
+            raise ValueError("expected complete + partial response probabilities <= 1")
+        return self
+
+
+class Resectability(Frozen):
+    """P(the MDT judges every metastasis treatable by resection, ablation or SBRT)."""
+
+    probability: Probability = Field(
+        description="for stable disease, at most 5 liver metastases and one metastatic organ"
+    )
+    partial_response_odds_ratio: OddsRatio
+    liver_metastases_gt5_odds_ratio: OddsRatio
+    two_organs_odds_ratio: OddsRatio
+    pelvic_probability: Probability = Field(
+        Probability(value=1.0, source="default: the pelvic tumour is resectable (Li 2021 primaries)"),
+        description="P(an unresectable pelvic tumour, e.g. a locally recurrent one, becomes "
+        "resectable), for stable disease; response raises it like the metastases'",
+    )
+
+
+class Mdt(Frozen):
+    refusal_probability: Probability
+    more_chemotherapy_probability: Probability = Field(
+        description="when metastases are not treatable and the strategy allows a second look"
+    )
+    primary_resection_probability: Probability = Field(
+        description="when metastases are not treatable: resect the rectum alone"
+    )
+    best_supportive_care_probability: Probability = Field(
+        description="progression found during curative treatment: best supportive care rather "
+        "than palliative therapy (too unwell for it, or the patient's choice)"
+    )
+    tme_declined_low_tumour_probability: Probability = Field(
+        description="a low rectal tumour (0-5 cm, often needing a permanent stoma): the patient "
+        "declines TME and only the metastases are treated"
+    )
+    sequence: Mix = Field(description="bowel_first / metastases_first / simultaneous")
+
+
+class Complication(Frozen):
+    """A surgical complication of Clavien-Dindo grade >= III and its consequences."""
+
+    probability: Probability
+    grade4_fraction: Probability
+    reoperation_probability: Probability
+    adjuvant_delay_days: DaysRange
+    prevents_adjuvant_probability: Probability
+
+
+class LocalTreatment(Frozen):
+    tme_after_radiotherapy_days: dict[str, DaysRange] = Field(
+        description="days from the last fraction to total mesorectal excision, by course"
+    )
+    metastases_first_after_mdt_days: DaysRange
+    stage_interval_days: DaysRange = Field(description="between staged operations")
+    recovery_before_adjuvant_days: DaysRange
+    modality: dict[Literal["liver", "lung", "distant_lymph_nodes"], Mix]
+    rectal_complications: dict[str, Complication]
+    metastasis_complications: dict[str, Complication] = Field(
+        description="per metastasis procedure family: resection, rfa, sbrt"
+    )
+    pcr_probability: dict[str, Probability] = Field(
+        description="P(ypT0N0 at TME) by radiotherapy course, for stable disease"
+    )
+    pcr_partial_response_odds_ratio: OddsRatio
+    trg_if_residual: Mix = Field(description="Mandard tumour regression grade 2-4")
+
+
+class Progression(Frozen):
+    """Progression hazard: Weibull in time since first treatment, times state and covariates."""
+
+    weibull_shape: Positive
+    weibull_scale_months: Months
+    hazard_ratio_by_state: dict[
+        Literal["on_treatment", "partially_treated", "all_sites_treated", "palliative"],
+        HazardRatio,
+    ]
+    cure_probability_all_sites_treated: Probability = Field(
+        description="P(no residual disease) once every site is treated; cured patients never "
+        "progress"
+    )
+    covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
+
+    @model_validator(mode="after")
+    def _all_states(self) -> Progression:
+        missing = [s for s in HAZARD_STATES if s not in self.hazard_ratio_by_state]
+        if missing:
+            raise ValueError(f"expected a hazard ratio for every state, missing {missing}")
+        return self
+
+
+class DeathAfterProgression(Frozen):
+    """Cancer death hazard: Weibull in time since (true) progression, times covariates."""
+
+    weibull_shape: Positive
+    weibull_scale_months: Months
+    supportive_care_hazard_ratio: HazardRatio = Field(
+        description="death hazard under best supportive care, relative to palliative therapy"
+    )
+    covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
+
+
+class BackgroundMortality(Frozen):
+    csv: str = Field(description="life table: age_from, age_to, death_rate_per_1000_male/female")
+    source: str | None = None
+    note: str | None = None
+    # filled by the loader from the CSV: (age_from, rate_male_per_year, rate_female_per_year)
+    table: tuple[tuple[float, float, float], ...] = ()
+
+
+class Disease(Frozen):
+    progression: Progression
+    death_after_progression: DeathAfterProgression
+    symptomatic_detection_mean_days: Days = Field(
+        description="mean time from true progression to symptoms that reveal it"
+    )
+    background_mortality: BackgroundMortality
+
+
+class FollowUpInterval(Frozen):
+    until_month: float = Field(gt=0)
+    every_months: float = Field(gt=0)
+
+
+class FollowUp(Frozen):
+    schedule: list[FollowUpInterval] = Field(
+        description="visit intervals, in months since the end of treatment"
+    )
+    palliative_restaging_every_weeks: float = Field(gt=0)
+    source: str | None = None
+
+
+class RegimenBy(Frozen):
+    """The regimen mix by the value of a population attribute (RAS/BRAF status, say); patients
+    with a value not listed get ``assignment.regimen``."""
+
+    attribute: str
+    mixes: dict[str, Mix]
+
+
+class Assignment(Frozen):
+    """Treatment choices sampled per patient (practice patterns of the centre)."""
+
+    regimen: Mix
+    regimen_by: RegimenBy | None = None
+    bevacizumab_probability: dict[str, Probability] = Field(
+        description="P(bevacizumab added), by regimen"
+    )
+    radiotherapy_course: Mix
+
+
+class ImmunotherapyAgent(Frozen):
+    """A checkpoint inhibitor schedule, e.g. sintilimab 200 mg every 3 weeks."""
+
+    every_days: int = Field(ge=1, description="days between doses")
+    dose: str | None = Field(None, description="as the protocol gives it, e.g. '200 mg d1'")
+    source: str | None = None
+
+
+class Immunotherapy(Frozen):
+    agents: dict[str, ImmunotherapyAgent]
+    immune_related_grade34_per_dose: Probability = Field(
+        description="P(a grade 3-4 immune-related adverse event) after one dose"
+    )
+    grade4_fraction: Probability = Field(description="share of grade 3-4 irAEs that are grade 4")
+    discontinuation_after_grade34: Probability = Field(
+        description="P(stopping the checkpoint inhibitor) after a grade 3-4 irAE"
+    )
+
+
+class RegionalTherapy(Frozen):
+    """Hepatic arterial chemoinfusion or chemoembolization (TACE) sessions for liver metastases."""
+
+    session_every_days: DaysRange = Field(description="between sessions")
+    max_sessions: int = Field(ge=1)
+    restaging_every_weeks: float = Field(gt=0, description="RECIST restaging while on therapy")
+    complication_probability: Probability = Field(
+        description="P(a Clavien-Dindo >= III complication) after a session"
+    )
+    source: str | None = None
+
+
+_NO_EFFECT = "no effect: the calibrated reference strategy (default)"
+
+
+class Effects(Frozen):
+    """A strategy's effects relative to the calibrated reference, where the model's mechanisms
+    (more cycles, another course, other timing) do not already produce them.
+
+    All default to 1 (no effect), so the reference needs none; a strategy file sets each one with
+    its source and, because trial populations differ from this one, as an assumption with a range.
+    """
+
+    progression_hazard_ratio: HazardRatio = Field(
+        HazardRatio(value=1.0, source=_NO_EFFECT),
+        description="multiplies the progression hazard in the curative-intent states (on "
+        "treatment, partially and fully treated), not under palliative therapy",
+    )
+    complete_response_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT),
+        description="on P(clinical complete response) at reassessment",
+    )
+    pcr_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT), description="on P(ypCR) at TME, every course"
+    )
+    chemotherapy_toxicity_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT), description="on the per-cycle P(grade 3-4) of every type"
+    )
+
+
+class Parameters(Frozen):
+    assignment: Assignment
+    chemotherapy: Chemotherapy
+    radiotherapy: Radiotherapy
+    response: Response
+    resectability: Resectability
+    mdt: Mdt
+    local_treatment: LocalTreatment
+    disease: Disease
+    follow_up: FollowUp
+    effects: Effects = Effects()
+    immunotherapy: Immunotherapy | None = None
+    regional_therapy: RegionalTherapy | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameters:
+        regimens = set(self.chemotherapy.regimens)
+        mixes = [self.assignment.regimen]
+        if self.assignment.regimen_by is not None:
+            mixes += list(self.assignment.regimen_by.mixes.values())
+        for name in (c for mix in mixes for c in mix.categories):
+            if name not in regimens:
+                raise ValueError(
+                    f"assignment.regimen: unknown regimen '{name}' "
+                    f"(expected one of {sorted(regimens)})"
+                )
+        courses = set(self.radiotherapy.courses)
+        for name in self.assignment.radiotherapy_course.categories:
+            if name not in courses:
+                raise ValueError(
+                    f"assignment.radiotherapy_course: unknown course '{name}' "
+                    f"(expected one of {sorted(courses)})"
+                )
+            if name not in self.local_treatment.tme_after_radiotherapy_days:
+                raise ValueError(
+                    f"local_treatment.tme_after_radiotherapy_days: missing course '{name}'"
+                )
+            if name not in self.local_treatment.pcr_probability:
+                raise ValueError(f"local_treatment.pcr_probability: missing course '{name}'")
+        return self
+
+
