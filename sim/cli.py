@@ -164,7 +164,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
               help="Also write the screening table as JSON.")
 def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | None) -> None:
     """Apply SCENARIO's eligibility criteria to its source population: who qualifies, who not, why."""
-    from sim.calibrate.report import atomic_write
+    from sim.io.atomic import atomic_write
     from sim.population.screening import screen as run_screen
     from sim.scenario.loader import load_scenario
 

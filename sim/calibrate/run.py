@@ -12,7 +12,6 @@ import sim
 from sim.calibrate.evaluate import Cache
 from sim.calibrate.fit import Progress, Runner, fit
 from sim.calibrate.report import (
-    atomic_write,
     convergence_figure,
     fitted_overlay,
     identifiability_figure,
@@ -27,6 +26,7 @@ from sim.calibrate.spec import load_calibration
 from sim.calibrate.statistics import statistics_from_patients
 from sim.calibrate.targets import KmTarget, load_targets, target_rows
 from sim.execution.runner import run_scenario
+from sim.io.atomic import atomic_write, atomic_write_with
 from sim.io.results import git_commit
 from sim.outcomes.summary import patients_of
 
@@ -120,9 +120,7 @@ def run_calibration(
     posterior = posterior_frame(cal.names, result.posterior_x)
     out_dir.mkdir(parents=True, exist_ok=True)
     for target in (out_dir / "posterior.parquet", fitted.with_name(f"{fitted.stem}_posterior.parquet")):
-        tmp = target.with_name(f".{target.name}.tmp")
-        posterior.to_parquet(tmp, index=False)
-        tmp.replace(target)
+        atomic_write_with(target, lambda tmp: posterior.to_parquet(tmp, index=False))
     write_json(out_dir / "report.json", report)
     write_json(fitted.with_name(f"{fitted.stem}_report.json"), report)
     km = [t for t in targets.targets if isinstance(t, KmTarget)]

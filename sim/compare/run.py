@@ -25,7 +25,8 @@ import pandas as pd
 from sim.compare.paired import ArmRun, dependence, draw_overrides, run_comparison
 from sim.errors import InputError
 from sim.execution.executor import Executor
-from sim.io.results import check_output_dir, git_commit, json_safe, manifest, swap_into_place, write_run
+from sim.io.atomic import swap_into_place
+from sim.io.results import check_output_dir, git_commit, json_safe, manifest, write_run
 from sim.scenario.loader import load_scenario
 
 

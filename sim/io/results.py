@@ -17,7 +17,6 @@ bounded memory.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 
 import sim
 from sim.errors import InputError
+from sim.io.atomic import swap_into_place
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -96,17 +96,6 @@ def json_safe(obj):
     if isinstance(obj, list | tuple):
         return [json_safe(v) for v in obj]
     return obj
-
-
-def swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Move a finished directory to ``out_dir``; an existing one is replaced only now."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.execution.executor import Executor
+from sim.io.atomic import atomic_write, atomic_write_with
 from sim.sweep import analyses
 from sim.sweep.point import evaluate_point
 from sim.sweep.spec import Sweep, Threshold, load_sweep
@@ -146,8 +147,8 @@ def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", worke
         summary["psa"] = analyses.psa(sweep, table, points_total)
     elif kind in ("sobol", "morris"):
         summary[kind] = analyses.salib_indices(sweep, table, points_total, design)
-    table.to_parquet(out_dir / "results.parquet", index=False)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json) + "\n")
+    atomic_write_with(out_dir / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+    atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, default=_json) + "\n")
     if dashboard:
         from sim.report.dashboard.sweep_page import write_sweep_dashboard
 

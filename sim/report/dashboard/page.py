@@ -206,7 +206,7 @@ def render(loaded: d.Loaded, title: str = "crcsim dashboard") -> str:
 def write_dashboard(directories: list[Path], out: Path, title: str | None = None) -> tuple[Path, int]:
     """Load, render and write atomically; returns the path and its size in bytes. A sweep's
     results directory gets the sweep dashboard (so ``crcsim dashboard`` takes either)."""
-    from sim.calibrate.report import atomic_write
+    from sim.io.atomic import atomic_write
     from sim.report.dashboard.sweep_page import is_sweep_directory, write_sweep_dashboard
 
     sweeps = [p for p in map(Path, directories) if is_sweep_directory(p)]

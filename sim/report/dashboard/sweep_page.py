@@ -220,7 +220,7 @@ def write_sweep_dashboard(result_dir: Path, out: Path | None = None,
                           title: str | None = None) -> tuple[Path, int]:
     """Render a sweep's dashboard and write it atomically (default ``result_dir/dashboard.html``);
     returns the path and its size in bytes."""
-    from sim.calibrate.report import atomic_write
+    from sim.io.atomic import atomic_write
 
     summary = load_summary(Path(result_dir))
     text = render_sweep(summary, title)
