@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sim.compare.paired import arm_metrics, paired_metrics
 from sim.errors import InputError
 from sim.outcomes.metrics import ARM_OUTPUTS, DEPENDENCE_METRICS, VOCABULARY, Metric, MetricError
+from sim.report.dashboard import sweep_labels as sl
 from sim.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +166,10 @@ def test_units_directions_and_short_labels_of_the_vocabulary():
                      "mdt_mean_wait_days"}
     assert VOCABULARY["os_12"].short == "OS 1 year" and VOCABULARY["pfs_36"].short == "PFS 3 years"
 
+
+def test_the_sweep_dashboard_names_and_units_come_from_the_vocabulary():
+    assert sl.label("os_36[tnt - reference]") == "overall survival at 36 months [tnt - reference]"
+    assert sl.label(Metric("theatre_mean_wait_days")) == "mean wait for an operation"
+    assert sl.unit("rmst_os_60[tnt]") == "months" and sl.unit("mdt_mean_wait_days") == "days"
+    assert sl.value_text("completion_rate[a - b]", -0.034) == "-3.4 pp"
+    assert sl.value_text("linac_mean_wait_days", 12.34) == "12.3 days"
