@@ -27,13 +27,20 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy import stats
 
-LANDMARKS = (12, 24, 36)
-RMST_HORIZONS = (36, 60)
-RATES = ("completion_rate", "grade34_toxicity_rate", "grade34_toxicity_any_phase_rate",
-         "surgical_complication_rate")
-RATE_COLUMNS = {"completion_rate": "completed", "grade34_toxicity_rate": "grade34_toxicity",
-                 "grade34_toxicity_any_phase_rate": "grade34_toxicity_any_phase",
-                 "surgical_complication_rate": "surgical_complication"}
+from sim.outcomes.metrics import (
+    DEPENDENCE_METRICS,
+    ENDPOINTS,
+    LANDMARKS,
+    RMST_HORIZONS,
+    VOCABULARY,
+    hr_name,
+    landmark_name,
+    log_hr_name,
+    rmst_name,
+)
+
+#: the rates compared, by the patient-table column each averages
+RATE_COLUMNS = {m.name: m.source for m in VOCABULARY.values() if m.kind == "rate"}
 
 
 def _km(patients: pd.DataFrame, endpoint: str) -> KaplanMeierFitter:
@@ -44,14 +51,14 @@ def arm_metrics(patients: pd.DataFrame) -> dict[str, float]:
     """The outcomes compared between arms: rates, survival at landmarks and RMST, all 0-1 or
     months. A landmark past the longest follow-up is NaN rather than extrapolated."""
     out = {name: float(patients[col].mean()) for name, col in RATE_COLUMNS.items()}
-    for endpoint in ("os", "pfs"):
+    for endpoint in ENDPOINTS:
         kmf = _km(patients, endpoint)
         longest = float(patients[f"{endpoint}_months"].max())
         for t in LANDMARKS:
-            out[f"{endpoint}_{t}"] = float(kmf.predict(t)) if t <= longest else math.nan
+            out[landmark_name(endpoint, t)] = float(kmf.predict(t)) if t <= longest else math.nan
         for t in RMST_HORIZONS:
-            out[f"rmst_{endpoint}_{t}"] = (float(restricted_mean_survival_time(kmf, t=t))
-                                           if t <= longest else math.nan)
+            out[rmst_name(endpoint, t)] = (float(restricted_mean_survival_time(kmf, t=t))
+                                          if t <= longest else math.nan)
     return out
 
 
@@ -72,8 +79,8 @@ def paired_metrics(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str, fl
     """``other`` minus ``reference`` for every arm metric, plus the log hazard ratios."""
     a, b = arm_metrics(reference), arm_metrics(other)
     out = {k: b[k] - a[k] for k in a}
-    for endpoint in ("os", "pfs"):
-        out[f"log_hr_{endpoint}"] = log_hazard_ratio(reference, other, endpoint)
+    for endpoint in ENDPOINTS:
+        out[log_hr_name(endpoint)] = log_hazard_ratio(reference, other, endpoint)
     return out
 
 
@@ -117,10 +124,10 @@ def summarise(arm_names: list[str], per_arm: list[list[dict]], per_pair: dict,
     pairs = {}
     for (i, j), reps in per_pair.items():
         block = {k: interval([r[k] for r in reps], spread=spread)
-                 for k in reps[0] if not k.startswith("log_hr")}
-        for endpoint in ("os", "pfs"):
-            lhr = interval([r[f"log_hr_{endpoint}"] for r in reps], spread=spread)
-            block[f"hazard_ratio_{endpoint}"] = _exp_interval(lhr)
+                 for k in reps[0] if VOCABULARY[k].kind != "log_hazard_ratio"}
+        for endpoint in ENDPOINTS:
+            lhr = interval([r[log_hr_name(endpoint)] for r in reps], spread=spread)
+            block[hr_name(endpoint)] = _exp_interval(lhr)
         pairs[f"{arm_names[j]} vs {arm_names[i]}"] = {
             "reference": arm_names[i], "arm": arm_names[j], "differences": block,
         }
@@ -276,9 +283,6 @@ def draw_overrides(scenarios: list, replication: int, seed: int) -> list[dict]:
             overrides[f"{path}.value"] = float(param.uncertainty.sample(rng, param.value))
         out.append(overrides)
     return out
-
-
-DEPENDENCE_METRICS = ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")
 
 
 def dependence(draws: list[dict[str, float]], pair_reps: list[dict]) -> dict:

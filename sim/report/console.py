@@ -8,6 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sim.outcomes.metrics import DEPENDENCE_METRICS, ENDPOINTS, VOCABULARY, hr_name
+
 
 def print_targets(out: Console, rows: list[dict], title: str) -> None:
     table = Table(title=title)
@@ -36,13 +38,13 @@ def print_summary(out: Console, s: dict, target: Path, wall: float) -> None:
     table = Table(title=f"{s['scenario']}: {s['n_patients']:,} patients, seed {s['seed']}")
     table.add_column("outcome")
     table.add_column("value", justify="right")
-    table.add_row("completed the schedule", pct(s["completion_rate"]))
+    table.add_row(VOCABULARY["completion_rate"].short, pct(s["completion_rate"]))
     for name, frac in s["pathway"].items():
         if name != "completed" and frac > 0:
             table.add_row(f"  {name.replace('_', ' ')}", pct(frac))
-    table.add_row("grade 3-4 toxicity (preoperative)", pct(s["grade34_toxicity_rate"]))
+    table.add_row(VOCABULARY["grade34_toxicity_rate"].short, pct(s["grade34_toxicity_rate"]))
     table.add_row("rectal surgery", pct(s["rectal_surgery_rate"]))
-    table.add_row("surgical complications", pct(s["surgical_complication_rate"]))
+    table.add_row(VOCABULARY["surgical_complication_rate"].short, pct(s["surgical_complication_rate"]))
     for key, label in (("os", "OS"), ("pfs", "PFS")):
         block = s[key]
         marks = " / ".join(pct(block.get(m)) for m in ("12", "24", "36"))
@@ -58,24 +60,18 @@ def print_summary(out: Console, s: dict, target: Path, wall: float) -> None:
     out.print(f"results in {target}/ ({wall:.1f} s)")
 
 
-_COMPARED = (
-    ("completion_rate", "completed the schedule", "pct"),
-    ("grade34_toxicity_rate", "grade 3-4 toxicity (preoperative)", "pct"),
-    ("grade34_toxicity_any_phase_rate", "grade 3-4 toxicity (any phase)", "pct"),
-    ("surgical_complication_rate", "surgical complications", "pct"),
-    ("os_12", "OS 1 year", "pct"), ("os_24", "OS 2 years", "pct"), ("os_36", "OS 3 years", "pct"),
-    ("pfs_12", "PFS 1 year", "pct"), ("pfs_24", "PFS 2 years", "pct"), ("pfs_36", "PFS 3 years", "pct"),
-    ("rmst_os_36", "RMST OS to 36 months", "months"), ("rmst_os_60", "RMST OS to 60 months", "months"),
-    ("rmst_pfs_36", "RMST PFS to 36 months", "months"),
-)
+#: the rows of the comparison table (names, labels and units from the vocabulary)
+_COMPARED = ("completion_rate", "grade34_toxicity_rate", "grade34_toxicity_any_phase_rate",
+             "surgical_complication_rate", "os_12", "os_24", "os_36", "pfs_12", "pfs_24", "pfs_36",
+             "rmst_os_36", "rmst_os_60", "rmst_pfs_36")
 
 
-def _fmt(x, kind: str, signed: bool = False) -> str:
+def _fmt(x, unit: str, signed: bool = False) -> str:
     if x is None or x != x:
         return "-"
-    if kind == "pct":
+    if unit == "proportion":
         return f"{100 * x:+.1f}" if signed else f"{100 * x:.1f}%"
-    if kind == "hr":
+    if unit == "ratio":
         return f"{x:.2f}"
     return f"{x:+.1f}" if signed else f"{x:.1f}"
 
@@ -91,21 +87,23 @@ def print_comparison(out: Console, result: dict, target: Path) -> None:
     pairs = [p for p in result["pairs"].values() if p["reference"] == arms[0]]
     for p in pairs:
         table.add_column(f"{p['arm']} - {arms[0]} (95% CI)", justify="right")
-    for key, label, kind in _COMPARED:
-        row = [label] + [_fmt(result["arms"][a][key]["mean"], kind) for a in arms]
+    for key in _COMPARED:
+        u = VOCABULARY[key].unit
+        row = [VOCABULARY[key].short] + [_fmt(result["arms"][a][key]["mean"], u) for a in arms]
         for p in pairs:
             d = p["differences"][key]
             ci = d.get("ci95")
-            unit = " pts" if kind == "pct" else " mo"
-            row.append(_fmt(d["mean"], kind, True) + unit
-                       + (f" ({_fmt(ci[0], kind, True)} to {_fmt(ci[1], kind, True)})" if ci else ""))
+            suffix = " pts" if u == "proportion" else " mo"
+            row.append(_fmt(d["mean"], u, True) + suffix
+                       + (f" ({_fmt(ci[0], u, True)} to {_fmt(ci[1], u, True)})" if ci else ""))
         table.add_row(*row)
-    for endpoint in ("os", "pfs"):
-        row = [f"hazard ratio {endpoint.upper()}"] + ["" for _ in arms]
+    for endpoint in ENDPOINTS:
+        hr = VOCABULARY[hr_name(endpoint)]
+        row = [hr.short] + ["" for _ in arms]
         for p in pairs:
-            hr = p["differences"][f"hazard_ratio_{endpoint}"]
-            ci = hr.get("ci95")
-            row.append(_fmt(hr["mean"], "hr") + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
+            block = p["differences"][hr.name]
+            ci = block.get("ci95")
+            row.append(_fmt(block["mean"], hr.unit) + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
         table.add_row(*row)
     out.print(table)
     for pair, params in result.get("dependence", {}).items():
@@ -114,12 +112,11 @@ def print_comparison(out: Console, result: dict, target: Path) -> None:
         dep = Table(title=f"{pair}: how the differences move with each drawn parameter "
                           "(Spearman correlation over replications)")
         dep.add_column("parameter")
-        for label in ("OS 3 years", "PFS 3 years", "RMST OS 60", "log HR OS"):
-            dep.add_column(label, justify="right")
+        for m in DEPENDENCE_METRICS:
+            dep.add_column(VOCABULARY[m].short, justify="right")
         for name, block in params.items():
             dep.add_row(name.removeprefix("parameters."), *(
-                f"{block[m]['spearman_rho']:+.2f}" if m in block else "-"
-                for m in ("os_36", "pfs_36", "rmst_os_60", "log_hr_os")))
+                f"{block[m]['spearman_rho']:+.2f}" if m in block else "-" for m in DEPENDENCE_METRICS))
         out.print(dep)
     out.print("intervals: Monte Carlo error of the mean over replications"
               + (" and parameter uncertainty" if result["parameter_uncertainty"] else ""))

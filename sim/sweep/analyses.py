@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.sweep.spec import LOWER_IS_BETTER, Sweep, Threshold
+from sim.outcomes.metrics import VOCABULARY, Metric
+from sim.sweep.spec import Sweep, Threshold
 
 
 def _values(table: pd.DataFrame, output: str, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +110,8 @@ def psa(sweep: Sweep, table: pd.DataFrame, points: int, top: int = 8) -> dict:
     move each difference most (Spearman's rho)."""
     outputs: dict = {}
     drawn = drawn_values(table, points)
-    for output in sweep.output_names():
+    for metric in sweep.metrics():
+        output = str(metric)
         value, se = _values(table, output, points)
         ok = np.isfinite(value)
         x = value[ok]
@@ -121,7 +123,7 @@ def psa(sweep: Sweep, table: pd.DataFrame, points: int, top: int = 8) -> dict:
                  "mean_mc_se": float(np.nanmean(se[ok])),
                  "mc_share_of_variance": float(min(1.0, np.nanmean(se[ok] ** 2) / var)) if var > 0 else None,
                  "values": [_num(v) for v in value]}
-        if " - " in output:
+        if metric.is_difference:
             block["probability_positive"] = float((x > 0).mean())
             block["drivers"] = _drivers(drawn[ok], x, top)
         outputs[output] = block
@@ -149,11 +151,11 @@ def probability_best(sweep: Sweep, table: pd.DataFrame, points: int) -> dict:
     complications and waits; ties share the draw)."""
     out = {}
     for metric in sweep.spec.outputs:
-        matrix = np.column_stack([_values(table, f"{metric}[{a}]", points)[0] for a in sweep.arms])
+        matrix = np.column_stack([_values(table, str(Metric(metric, a)), points)[0] for a in sweep.arms])
         ok = np.isfinite(matrix).all(axis=1)
         if not ok.any():
             continue
-        m = -matrix[ok] if metric in LOWER_IS_BETTER else matrix[ok]
+        m = -matrix[ok] if VOCABULARY[metric].lower_is_better else matrix[ok]
         best = m == m.max(axis=1, keepdims=True)
         share = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
         out[metric] = {a: float(s) for a, s in zip(sweep.arms, share, strict=True)}

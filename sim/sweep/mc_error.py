@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.compare.paired import RATE_COLUMNS
+from sim.outcomes.metrics import VOCABULARY
 
 
 def resample_weights(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -52,18 +52,19 @@ def km_rmst(time, event, weights: np.ndarray, horizon: float) -> np.ndarray:
 
 def metric_replicates(patients: pd.DataFrame, name: str, weights: np.ndarray) -> np.ndarray | None:
     """One arm's output in every resample (None for outputs not derived from the patient table)."""
-    if name in RATE_COLUMNS:
-        x = patients[RATE_COLUMNS[name]].to_numpy(dtype=float)
+    measure = VOCABULARY[name]
+    if measure.kind == "rate":
+        x = patients[measure.source].to_numpy(dtype=float)
         return weights @ x / weights.sum(axis=1)
-    if not (name.startswith(("os_", "pfs_", "rmst_"))):
+    if measure.kind not in ("landmark", "rmst"):
         return None
-    endpoint, month = name.removeprefix("rmst_").split("_")
+    endpoint, month = measure.endpoint, float(measure.months)
     time, event = patients[f"{endpoint}_months"].to_numpy(), patients[f"{endpoint}_event"].to_numpy()
-    if float(month) > float(time.max()):
+    if month > float(time.max()):
         return np.full(len(weights), math.nan)
-    if name.startswith("rmst_"):
-        return km_rmst(time, event, weights, float(month))
-    return km_landmark(time, event, weights, float(month))
+    if measure.kind == "rmst":
+        return km_rmst(time, event, weights, month)
+    return km_landmark(time, event, weights, month)
 
 
 def standard_error(replicates: np.ndarray | None) -> float:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from sim.compare.paired import arm_metrics
+from sim.outcomes.metrics import VOCABULARY, Metric
 from sim.sweep.mc_error import metric_replicates, resample_weights, standard_error
-from sim.sweep.spec import RESOURCE_OUTPUTS, difference_name
 
 
 @lru_cache(maxsize=16)
@@ -36,7 +36,7 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
     (patients resampled, each with all their slots and waits)."""
     from sim.outcomes.summary import resource_records, resource_summary, slot_records
 
-    wanted = [n for n in names if n in RESOURCE_OUTPUTS]
+    wanted = [n for n in names if VOCABULARY[n].resource is not None]
     if not wanted:
         return {}, {}
     records = slot_records(result.events)
@@ -44,7 +44,7 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
     ids = patients["patient_id"].to_numpy()
     values, reps = {}, {}
     for name in wanted:
-        resource, measure = name.split("_", 1)
+        resource, measure = VOCABULARY[name].resource, VOCABULARY[name].source
         slot_ids, _, waits, wait_ids = records[resource]
         values[name] = float(use[resource][measure])
         if measure == "utilisation":
@@ -88,7 +88,7 @@ def evaluate_point(task: dict) -> dict:
     reference = task.get("reference")
     for arm, (values, reps) in per_arm.items():
         for m in metrics:
-            name = m if reference is None else f"{m}[{arm}]"
+            name = str(Metric(m) if reference is None else Metric(m, arm))
             outputs[name], mc_se[name], replicates[name] = values[m], standard_error(reps[m]), reps[m]
     if reference is not None:
         ref_values, ref_reps = per_arm[reference]
@@ -96,7 +96,7 @@ def evaluate_point(task: dict) -> dict:
             if arm == reference:
                 continue
             for m in metrics:
-                name = difference_name(m, arm, reference)
+                name = str(Metric(m, arm, reference))
                 outputs[name] = values[m] - ref_values[m]
                 paired = (reps[m] - ref_reps[m]
                           if reps[m] is not None and ref_reps[m] is not None else None)

@@ -14,6 +14,7 @@ import numpy as np
 from sim.errors import InputError
 from sim.execution.executor import Executor
 from sim.io.atomic import atomic_write, atomic_write_with
+from sim.outcomes.metrics import Metric
 from sim.sweep import analyses
 from sim.sweep.point import evaluate_point
 from sim.sweep.spec import Sweep, Threshold, load_sweep
@@ -170,7 +171,7 @@ def _threshold(sweep: Sweep, runner: _Points) -> dict:
     assert isinstance(analysis, Threshold)
     v = analysis.parameter
     arm = analysis.arm or next(a for a in sweep.arms if a != sweep.reference)
-    output = f"{analysis.output}[{arm} - {sweep.reference}]"
+    output = str(Metric(analysis.output, arm, sweep.reference))
     arm_of = {v.path: v.arms}
     evaluated: list[tuple[float, float, float]] = []
 

@@ -23,26 +23,22 @@ restricts it to some arms (an effect that only the experimental arm has).
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sim.compare.paired import LANDMARKS, RATES, RMST_HORIZONS
 from sim.errors import InputError
+from sim.outcomes.metrics import ARM_OUTPUTS, Metric
 from sim.scenario.documents import read_yaml_mapping, validate_document
 from sim.scenario.loader import build_scenario, load_raw
 from sim.scenario.params import Param
 
-RESOURCE_OUTPUTS = tuple(f"{r}_{m}" for r in ("linac", "theatre", "mdt")
-                         for m in ("mean_wait_days", "utilisation"))
-OUTPUTS = (*RATES, *(f"{e}_{t}" for e in ("os", "pfs") for t in LANDMARKS),
-           *(f"rmst_{e}_{t}" for e in ("os", "pfs") for t in RMST_HORIZONS), *RESOURCE_OUTPUTS)
-#: outputs where less is better (for "probability that each strategy is best")
-LOWER_IS_BETTER = (*(r for r in RATES if r != "completion_rate"),
-                   *(o for o in RESOURCE_OUTPUTS if o.endswith("wait_days")))
-Output = Literal[OUTPUTS]  # type: ignore[valid-type]
-ARM_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+Output = Literal[ARM_OUTPUTS]  # type: ignore[valid-type]
+#: arm names are written into the stored output names (``os_36[arm - reference]``): identifiers
+#: only, a stricter rule than a Metric's, so no arm name can make an output name ambiguous
+ARM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class _Frozen(BaseModel):
@@ -135,13 +131,22 @@ class SweepSpec(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str | None = None
     scenario: str | None = None
-    arms: dict[Annotated[str, Field(pattern=ARM_NAME)], str] | None = Field(None, min_length=2)
+    arms: dict[str, str] | None = Field(None, min_length=2)
     reference: str | None = None
     patients: int = Field(ge=10)
     seed: int = Field(0, ge=0)
     bootstrap: int = Field(200, ge=20, description="paired bootstrap resamples for MC errors")
     outputs: list[Output] = Field(min_length=1)
     analysis: Analysis
+
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, arms: dict[str, str] | None) -> dict[str, str] | None:
+        for name in arms or {}:
+            if not ARM_NAME.fullmatch(name):
+                raise ValueError("expected arm names of letters, digits and '_' that start with a "
+                                 f"letter (they name outputs such as os_36[arm - reference]), got {name!r}")
+        return arms
 
     @model_validator(mode="after")
     def _arms(self) -> SweepSpec:
@@ -193,15 +198,19 @@ class Sweep:
         raw, origins = self.raw[arm]
         return build_scenario(raw, origins, self.arm_paths[arm], overrides)
 
-    def output_names(self) -> list[str]:
-        """Stored outputs: the metrics themselves for one scenario; per arm ``metric[arm]`` and per
-        other arm ``metric[arm - reference]`` for a comparison."""
+    def metrics(self) -> list[Metric]:
+        """Stored outputs, in the order results list them: the metrics themselves for one
+        scenario; every metric per arm, then per other arm its difference from the reference,
+        for a comparison."""
         if not self.comparison:
-            return list(self.spec.outputs)
-        names = [f"{m}[{a}]" for m in self.spec.outputs for a in self.arms]
-        names += [difference_name(m, a, self.reference) for m in self.spec.outputs
-                  for a in self.arms if a != self.reference]
-        return names
+            return [Metric(m) for m in self.spec.outputs]
+        out = [Metric(m, a) for m in self.spec.outputs for a in self.arms]
+        out += [Metric(m, a, self.reference) for m in self.spec.outputs
+                for a in self.arms if a != self.reference]
+        return out
+
+    def output_names(self) -> list[str]:
+        return [str(m) for m in self.metrics()]
 
     def varied(self) -> list[Varied]:
         a = self.spec.analysis
@@ -232,10 +241,6 @@ class Sweep:
         """One-way and grid points as per-arm overrides."""
         arm_of = {v.path: v.arms for v in self.varied()}
         return [self.overrides(p, arm_of) for p in self.design_points()]
-
-
-def difference_name(metric: str, arm: str, reference: str) -> str:
-    return f"{metric}[{arm} - {reference}]"
 
 
 def _resolve(scenario, path: str) -> tuple[str, object]:

@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.outcomes.metrics import ENDPOINTS, LANDMARKS, landmark_name
+
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 SYMBOLS = {
     "chemotherapy cycle": "circle", "radiotherapy fraction": "line-ns-open",
@@ -214,9 +216,9 @@ def differences_figure(pairs: dict) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=["overall survival", "progression-free survival"])
     for i, (pair, block) in enumerate(pairs.items()):
         diffs = block["differences"]
-        for col, endpoint in enumerate(("os", "pfs"), start=1):
-            months = [12, 24, 36]
-            keys = [f"{endpoint}_{m}" for m in months]
+        for col, endpoint in enumerate(ENDPOINTS, start=1):
+            months = list(LANDMARKS)
+            keys = [landmark_name(endpoint, m) for m in months]
             mean = [diffs[k]["mean"] for k in keys]
             ci = [diffs[k]["ci95"] or [diffs[k]["mean"]] * 2 for k in keys]
             fig.add_trace(go.Scatter(

@@ -11,6 +11,7 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.outcomes.metrics import Metric
 from sim.report.dashboard.figures import LAYOUT, _rgba, colour
 from sim.report.dashboard.sweep_labels import (
     axis_title,
@@ -296,7 +297,7 @@ def morris_figure(output: str, block: dict) -> go.Figure:
 def threshold_figure(block: dict) -> go.Figure:
     """The paired difference at each value evaluated (±1.96 MC SE), the target, and the threshold
     with its 95% interval, or a note when the difference does not cross the target."""
-    output = f"{block['output']}[{block.get('arm', 'arm')} - {block.get('reference', 'reference')}]"
+    output = Metric(block["output"], block.get("arm", "arm"), block.get("reference", "reference"))
     pts = [p for p in block["evaluated"] if _finite(p["difference"])]
     fig = go.Figure(go.Scatter(
         x=[p["value"] for p in pts], y=[p["difference"] for p in pts], mode="lines+markers",

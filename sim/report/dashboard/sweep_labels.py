@@ -1,7 +1,8 @@
 """How the sweep dashboard names and formats outputs and parameters.
 
-Outputs are named as the sweep stores them: the metric (``os_36``) for one scenario, and
-``metric[arm]`` / ``metric[arm - reference]`` for a comparison. Proportions are shown as
+Outputs are named as the sweep stores them (:class:`sim.outcomes.metrics.Metric`): the metric
+(``os_36``) for one scenario, and ``metric[arm]`` / ``metric[arm - reference]`` for a comparison.
+What each metric is called and its unit come from the vocabulary there. Proportions are shown as
 percentages (differences in percentage points), waits in days, restricted means in months.
 """
 
@@ -9,45 +10,34 @@ from __future__ import annotations
 
 import math
 
-_RATES = {"completion_rate": "completed the schedule",
-          "grade34_toxicity_rate": "grade 3-4 toxicity (preoperative)",
-          "grade34_toxicity_any_phase_rate": "grade 3-4 toxicity (any phase)",
-          "surgical_complication_rate": "Clavien-Dindo >= III complications"}
-_WAITS = {"linac": "the linac", "theatre": "an operation", "mdt": "an MDT place"}
+from sim.outcomes.metrics import Metric
+
+#: how the dashboard writes each unit of the vocabulary
+_UNITS = {"proportion": "share", "days": "days", "months": "months"}
 
 
-def metric(output: str) -> str:
-    return output.split("[", 1)[0]
+def _metric(output: str | Metric) -> Metric:
+    return output if isinstance(output, Metric) else Metric.parse(output)
 
 
-def is_difference(output: str) -> bool:
-    return " - " in output
+def is_difference(output: str | Metric) -> bool:
+    return _metric(output).is_difference
 
 
-def unit(output: str) -> str:
+def unit(output: str | Metric) -> str:
     """'share', 'days' or 'months': what the output's numbers are."""
-    m = metric(output)
-    return "days" if m.endswith("_days") else "months" if m.startswith("rmst_") else "share"
+    measure = _metric(output).measure
+    return _UNITS.get(measure.unit, "share") if measure is not None else "share"
 
 
-def label(output: str) -> str:
+def label(output: str | Metric) -> str:
     """A reader's name for an output, e.g. 'overall survival at 36 months [tnt - reference]'."""
-    m = metric(output)
-    parts = m.split("_")
-    if m in _RATES:
-        text = _RATES[m]
-    elif parts[0] in ("os", "pfs"):
-        text = f"{'overall' if parts[0] == 'os' else 'progression-free'} survival at {parts[1]} months"
-    elif parts[0] == "rmst":
-        text = f"restricted mean {parts[1].upper()} to {parts[2]} months"
-    elif m.endswith("_mean_wait_days"):
-        text = f"mean wait for {_WAITS.get(parts[0], parts[0])}"
-    else:
-        text = f"{parts[0]} utilisation"
-    return text + (output[len(m):].replace("[", " [") if "[" in output else "")
+    m = _metric(output)
+    text = m.measure.label if m.measure is not None else m.name
+    return f"{text} {m.arms_text}" if m.arms_text else text
 
 
-def axis_title(output: str, what: str | None = None, wrap: int = 45) -> str:
+def axis_title(output: str | Metric, what: str | None = None, wrap: int = 45) -> str:
     """The output's name and unit, over two or three lines when too long for an axis."""
     u = unit(output)
     name = what or label(output)
@@ -58,17 +48,17 @@ def axis_title(output: str, what: str | None = None, wrap: int = 45) -> str:
     return text if len(text) <= wrap else text.replace(" [", "<br>[", 1).replace(" (", "<br>(", 1)
 
 
-def tickformat(output: str) -> str:
+def tickformat(output: str | Metric) -> str:
     sign = "+" if is_difference(output) else ""
     return {"share": f"{sign}.1~%", "days": f"{sign},.0f", "months": f"{sign}.1f"}[unit(output)]
 
 
-def hoverformat(output: str) -> str:
+def hoverformat(output: str | Metric) -> str:
     sign = "+" if is_difference(output) else ""
     return {"share": f"{sign}.1%", "days": f"{sign},.1f", "months": f"{sign}.2f"}[unit(output)]
 
 
-def value_text(output: str, x: float | None, signed: bool | None = None) -> str:
+def value_text(output: str | Metric, x: float | None, signed: bool | None = None) -> str:
     """A value with its unit; signed (and in percentage points) for a difference, unless
     ``signed`` says otherwise (an MC SE has no sign)."""
     if x is None or not math.isfinite(x):
