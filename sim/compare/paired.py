@@ -23,9 +23,10 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
+from lifelines import CoxPHFitter
 from scipy import stats
+
+from sim.outcomes.survival import kaplan_meier
 
 LANDMARKS = (12, 24, 36)
 RMST_HORIZONS = (36, 60)
@@ -36,22 +37,16 @@ RATE_COLUMNS = {"completion_rate": "completed", "grade34_toxicity_rate": "grade3
                  "surgical_complication_rate": "surgical_complication"}
 
 
-def _km(patients: pd.DataFrame, endpoint: str) -> KaplanMeierFitter:
-    return KaplanMeierFitter().fit(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
-
-
 def arm_metrics(patients: pd.DataFrame) -> dict[str, float]:
     """The outcomes compared between arms: rates, survival at landmarks and RMST, all 0-1 or
     months. A landmark past the longest follow-up is NaN rather than extrapolated."""
     out = {name: float(patients[col].mean()) for name, col in RATE_COLUMNS.items()}
     for endpoint in ("os", "pfs"):
-        kmf = _km(patients, endpoint)
-        longest = float(patients[f"{endpoint}_months"].max())
+        fit = kaplan_meier(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
         for t in LANDMARKS:
-            out[f"{endpoint}_{t}"] = float(kmf.predict(t)) if t <= longest else math.nan
+            out[f"{endpoint}_{t}"] = fit.survival_at(t)
         for t in RMST_HORIZONS:
-            out[f"rmst_{endpoint}_{t}"] = (float(restricted_mean_survival_time(kmf, t=t))
-                                           if t <= longest else math.nan)
+            out[f"rmst_{endpoint}_{t}"] = fit.restricted_mean(t)
     return out
 
 
