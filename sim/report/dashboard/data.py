@@ -27,6 +27,9 @@ import pyarrow.compute as pc
 from sim.errors import InputError
 from sim.io.results import RESULTS_SCHEMA_VERSION
 from sim.model import events as ev
+from sim.outcomes.resources import queue_lengths as outcome_queue_lengths
+from sim.outcomes.resources import resource_log
+from sim.outcomes.resources import weekly_use as outcome_weekly_use
 from sim.outcomes.survival import kaplan_meier
 
 RUN_FILES = ("summary.json", "patients.parquet", "events.parquet", "manifest.json")
@@ -294,27 +297,23 @@ def swimmer_rows(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     return rows[["patient_id", "months", "what", "detail", "pathway"]]
 
 
+#: the panels' resource labels, by the name :mod:`sim.outcomes.resources` gives each resource
+RESOURCE_LABELS = {"linac": "linac", "theatre": "theatre", "mdt": "MDT"}
+#: the event that is a slot of each resource, as the page names the resource panels
+SLOT_EVENTS = {ev.RT_FRACTION: "linac", ev.PROCEDURE: "theatre", ev.MDT: "mdt"}
+
+
 def weekly_use(events: pd.DataFrame, event: str, centres: int = 1) -> pd.DataFrame:
-    """Uses of a resource per calendar week (fractions, operations, MDT cases), per centre: the
-    mean over the log's ``centres``, each with its own calendars from day 0, so that the use can
-    be read against one centre's capacity."""
-    rows = events[events["event"] == event]
-    if event == ev.PROCEDURE:
-        rows = rows[~rows["detail"].astype(str).isin(["reoperation"])
-                    & ~rows["detail"].astype(str).str.endswith("_sbrt")]
-        rows = rows.drop_duplicates(["patient_id", "day"])
-    week = np.floor(rows["day"].to_numpy() / 7).astype(int)
-    counts = pd.Series(week).value_counts().sort_index()
-    return pd.DataFrame({"week": counts.index.to_numpy(), "uses": counts.to_numpy() / centres})
+    """Slots of a resource used per calendar week (fractions, theatre sessions, MDT cases), per
+    centre, as :func:`sim.outcomes.resources.weekly_use` counts them; ``event`` names the
+    resource by its slot event."""
+    name = SLOT_EVENTS[event]
+    return outcome_weekly_use(resource_log(events, (name,))[name], centres)
 
 
 def waits(events: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Waiting times in days: linac (first fraction - earliest), theatre, MDT."""
-    booked = events[events["event"] == ev.RT_BOOKED]["value"].to_numpy(float)
-    ops = events[(events["event"] == ev.PROCEDURE)
-                 & (events["detail"].astype(str) != "reoperation")]["value"].to_numpy(float)
-    mdt = events[events["event"] == ev.MDT]["value"].to_numpy(float)
-    return {"linac": booked, "theatre": ops, "MDT": mdt}
+    """Waiting times in days (linac courses, theatre sessions, MDT cases), the summary's."""
+    return {RESOURCE_LABELS[name]: log.wait_days for name, log in resource_log(events).items()}
 
 
 def toxicity_by_phase(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -338,35 +337,6 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
 
 def queue_lengths(events: pd.DataFrame, centres: int = 1) -> dict[str, pd.DataFrame]:
     """Mean number of patients waiting for each resource, per week and per centre (the mean over
-    the log's ``centres``: each centre's patients queue only for its own calendars).
-
-    A wait is the interval from asking to getting the slot: the linac's from its booking (the
-    row's day) for ``value`` days; an operation's and an MDT place's ends at the row's day."""
-    spans = {
-        "linac": events[events["event"] == ev.RT_BOOKED],
-        "theatre": events[(events["event"] == ev.PROCEDURE)
-                          & (events["detail"].astype(str) != "reoperation")
-                          & ~events["detail"].astype(str).str.endswith("_sbrt")],
-        "MDT": events[events["event"] == ev.MDT],
-    }
-    out = {}
-    for name, rows in spans.items():
-        day = rows["day"].to_numpy(float)
-        wait = rows["value"].to_numpy(float)
-        start, end = (day, day + wait) if name == "linac" else (day - wait, day)
-        if len(day) == 0:
-            out[name] = pd.DataFrame({"week": [], "waiting": []})
-            continue
-        # patients waiting on each day (a wait counts from the day it starts to the day it ends),
-        # then the mean over each week
-        first = int(np.floor(start.min()))
-        days = int(np.ceil(end.max())) - first + 8
-        change = np.zeros(days)
-        np.add.at(change, np.floor(start).astype(int) - first, 1.0)
-        np.add.at(change, np.floor(end).astype(int) - first, -1.0)
-        daily = np.cumsum(change)
-        weeks = len(daily) // 7
-        weekly = daily[: weeks * 7].reshape(weeks, 7).mean(axis=1)
-        out[name] = pd.DataFrame({"week": np.arange(weeks) + first // 7,
-                                  "waiting": weekly / centres})
-    return out
+    the log's ``centres``: each centre's patients queue only for its own calendars)."""
+    return {RESOURCE_LABELS[name]: outcome_queue_lengths(log, centres)
+            for name, log in resource_log(events).items()}
