@@ -27,18 +27,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from sim.model import events as ev
+from sim.outcomes.schemas import labels_of
+
+if TYPE_CHECKING:
+    from sim.scenario.loader import Calendar, Resources
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 RESOURCES = ("linac", "theatre", "mdt")
+#: per resource: utilisation, mean_wait_days, p90_wait_days, slots_used (``summary.json``)
+ResourceSummary = dict[str, dict[str, float | int]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class ResourceLog:
 
 def _matching(column: pd.Series, keep: Callable[[str], bool]) -> npt.NDArray[np.bool_]:
     """Rows whose label ``keep`` accepts, decided once per category, not once per row."""
-    labels = column.array if isinstance(column.dtype, pd.CategoricalDtype) else pd.Categorical(column)
+    labels = labels_of(column)
     codes = [i for i, name in enumerate(labels.categories) if keep(str(name))]
     return np.isin(labels.codes, codes)
 
@@ -148,7 +154,7 @@ def _open_slots(weekdays: list[int], slots: int, first: IntArray, last: IntArray
     return total * slots
 
 
-def _resource(calendar: Any, use: ResourceUse) -> dict[str, float | int]:
+def _resource(calendar: Calendar, use: ResourceUse) -> dict[str, float | int]:
     """Utilisation = slots used / slots open between each centre's first and last use."""
     if use.used == 0:
         return {"utilisation": 0.0, "mean_wait_days": 0.0, "p90_wait_days": 0.0, "slots_used": 0}
@@ -163,13 +169,13 @@ def _resource(calendar: Any, use: ResourceUse) -> dict[str, float | int]:
     }
 
 
-def resource_summary(records: dict[str, ResourceUse], resources: Any) -> dict[str, dict[str, float | int]]:
+def resource_summary(records: dict[str, ResourceUse], resources: Resources) -> ResourceSummary:
     """Per resource: utilisation, mean and 90th percentile wait (days), slots used."""
     return {name: _resource(getattr(resources, name), use) for name, use in records.items()}
 
 
 def resource_use(events: pd.DataFrame, population: pd.DataFrame,
-                 resources: Any) -> dict[str, dict[str, float | int]]:
+                 resources: Resources) -> ResourceSummary:
     """Use and waits of the linac (fractions), theatre (sessions) and MDT (cases)."""
     return resource_summary(resource_records(events, population), resources)
 

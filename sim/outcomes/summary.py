@@ -6,12 +6,18 @@ times in months, except resource waits (days).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import pandas as pd
 
 from sim.outcomes.patients import PATHWAYS
-from sim.outcomes.resources import resource_use
+from sim.outcomes.resources import ResourceSummary, resource_use
 from sim.outcomes.survival import km_summary
 from sim.scenario.parameters import TOXICITY_TYPES
+
+if TYPE_CHECKING:
+    from sim.execution.runner import SimulationResult
+    from sim.scenario.loader import Scenario
 
 #: the patient-table columns the summary reads
 SUMMARY_COLUMNS = (
@@ -26,7 +32,7 @@ def _rate(x: pd.Series) -> float:
     return round(float(x.mean()), 6) if len(x) else 0.0
 
 
-def _survival_block(patients: pd.DataFrame) -> dict:
+def _survival_block(patients: pd.DataFrame) -> dict[str, Any]:
     return {
         "n": int(len(patients)),
         "os": km_summary(patients["os_months"], patients["os_event"]),
@@ -34,11 +40,12 @@ def _survival_block(patients: pd.DataFrame) -> dict:
     }
 
 
-def summarize(scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict:
+def summarize(scenario: Scenario, patients: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
     return summary_of(scenario, patients, resource_use(events, patients, scenario.resources))
 
 
-def summary_of(scenario, patients: pd.DataFrame, resources: dict) -> dict:
+def summary_of(scenario: Scenario, patients: pd.DataFrame,
+               resources: ResourceSummary) -> dict[str, Any]:
     """The summary from the patient table (the columns in :data:`SUMMARY_COLUMNS` suffice) and
     the resource summary."""
     n = len(patients)
@@ -81,12 +88,12 @@ def summary_of(scenario, patients: pd.DataFrame, resources: dict) -> dict:
     return summary
 
 
-def patients_of(result) -> pd.DataFrame:
+def patients_of(result: SimulationResult) -> pd.DataFrame:
     """The patient table of a simulation result."""
-    return patient_table_of(result.scenario, result.population, result.events)
+    return patient_table_of(cast("Scenario", result.scenario), result.population, result.events)
 
 
-def patient_table_of(scenario, population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def patient_table_of(scenario: Scenario, population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """The patient table of a population and its event log, as the scenario defines completion."""
     from sim.outcomes.patients import patient_table
 
@@ -99,7 +106,7 @@ def patient_table_of(scenario, population: pd.DataFrame, events: pd.DataFrame) -
     )
 
 
-def analyse(result) -> tuple[pd.DataFrame, dict]:
+def analyse(result: SimulationResult) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Patient table and summary of a simulation result."""
     patients = patients_of(result)
-    return patients, summarize(result.scenario, patients, result.events)
+    return patients, summarize(cast("Scenario", result.scenario), patients, result.events)
