@@ -43,6 +43,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 RESOURCES = ("linac", "theatre", "mdt")
+#: the events :func:`resource_log` reads: a reader of the log may keep only these rows
+RESOURCE_EVENTS = (ev.RT_FRACTION, ev.RT_BOOKED, ev.PROCEDURE, ev.MDT)
 #: per resource: utilisation, mean_wait_days, p90_wait_days, slots_used (``summary.json``)
 ResourceSummary = dict[str, dict[str, float | int]]
 
@@ -76,8 +78,8 @@ def _in_theatre(name: str) -> bool:
 
 def resource_log(events: pd.DataFrame, names: Iterable[str] = RESOURCES) -> dict[str, ResourceLog]:
     """Per resource in ``names`` (of :data:`RESOURCES`), its slots and waits (see the module's
-    docstring). ``events`` needs only the rows of ``rt_fraction``, ``rt_booked``, ``procedure`` and
-    ``mdt``; its ``event`` and ``detail`` columns may be categorical or plain text."""
+    docstring). ``events`` needs only the rows of :data:`RESOURCE_EVENTS`; its ``event`` and
+    ``detail`` columns may be categorical or plain text."""
     event = events["event"]
     pid = events["patient_id"].to_numpy(np.int64)
     day, value = events["day"].to_numpy(np.float64), events["value"].to_numpy(np.float64)

@@ -3,7 +3,7 @@
 The summary's landmarks and medians, the dashboard's curves and numbers at risk, calibration's
 Greenwood variances, the comparison's landmarks and restricted means and the sweep's bootstrap
 replicates all come from :func:`_product_limit` below. It is computed with numpy, operation for
-operation as lifelines' ``KaplanMeierFitter`` computes it (the tests hold the two equal, bit for
+operation as lifelines' Kaplan-Meier fitter computes it (the tests hold the two equal, bit for
 bit), because a summary fits about twenty curves and lifelines' pandas machinery cost more than
 the rest of the analysis, and a bootstrap needs hundreds of curves at once.
 

@@ -27,9 +27,7 @@ import pyarrow.compute as pc
 from sim.errors import InputError
 from sim.io.results import RESULTS_SCHEMA_VERSION
 from sim.model import events as ev
-from sim.outcomes.resources import queue_lengths as outcome_queue_lengths
-from sim.outcomes.resources import resource_log
-from sim.outcomes.resources import weekly_use as outcome_weekly_use
+from sim.outcomes import resources
 from sim.outcomes.survival import kaplan_meier
 
 RUN_FILES = ("summary.json", "patients.parquet", "events.parquet", "manifest.json")
@@ -39,7 +37,7 @@ AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
 #: patients: their events fit in memory whatever the size of the run (about 25 rows a patient).
 EVENT_PANEL_PATIENTS = 20_000
 #: The event types the resource, toxicity and complication panels count.
-PANEL_EVENTS = (ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE, ev.TOXICITY, ev.COMPLICATION)
+PANEL_EVENTS = (*resources.RESOURCE_EVENTS, ev.TOXICITY, ev.COMPLICATION)
 
 
 @dataclass(frozen=True)
@@ -308,12 +306,12 @@ def weekly_use(events: pd.DataFrame, event: str, centres: int = 1) -> pd.DataFra
     centre, as :func:`sim.outcomes.resources.weekly_use` counts them; ``event`` names the
     resource by its slot event."""
     name = SLOT_EVENTS[event]
-    return outcome_weekly_use(resource_log(events, (name,))[name], centres)
+    return resources.weekly_use(resources.resource_log(events, (name,))[name], centres)
 
 
 def waits(events: pd.DataFrame) -> dict[str, np.ndarray]:
     """Waiting times in days (linac courses, theatre sessions, MDT cases), the summary's."""
-    return {RESOURCE_LABELS[name]: log.wait_days for name, log in resource_log(events).items()}
+    return {RESOURCE_LABELS[name]: log.wait_days for name, log in resources.resource_log(events).items()}
 
 
 def toxicity_by_phase(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -338,5 +336,5 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
 def queue_lengths(events: pd.DataFrame, centres: int = 1) -> dict[str, pd.DataFrame]:
     """Mean number of patients waiting for each resource, per week and per centre (the mean over
     the log's ``centres``: each centre's patients queue only for its own calendars)."""
-    return {RESOURCE_LABELS[name]: outcome_queue_lengths(log, centres)
-            for name, log in resource_log(events).items()}
+    return {RESOURCE_LABELS[name]: resources.queue_lengths(log, centres)
+            for name, log in resources.resource_log(events).items()}
