@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import yaml
-from lifelines import KaplanMeierFitter
 
 from sim.io.atomic import atomic_write
 from sim.io.results import json_safe
+from sim.outcomes.survival import kaplan_meier
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
@@ -133,10 +133,9 @@ def convergence_figure(traces: list[list[float]], method: str) -> go.Figure:
 def survival_figure(patients: pd.DataFrame, km_targets: list) -> go.Figure:
     fig = go.Figure()
     for k, (curve, label) in enumerate((("os", "overall survival"), ("pfs", "progression-free survival"))):
-        kmf = KaplanMeierFitter().fit(patients[f"{curve}_months"], patients[f"{curve}_event"])
-        sf = kmf.survival_function_
-        keep = sf.index <= 72
-        fig.add_trace(go.Scatter(x=sf.index[keep], y=sf.iloc[:, 0][keep], mode="lines", line_shape="hv",
+        fit = kaplan_meier(patients[f"{curve}_months"], patients[f"{curve}_event"])
+        keep = fit.timeline <= 72
+        fig.add_trace(go.Scatter(x=fit.timeline[keep], y=fit.survival[keep], mode="lines", line_shape="hv",
                                  name=f"simulated {label}", line={"color": PALETTE[k]}))
         marks = [t for t in km_targets if t.curve == curve]
         fig.add_trace(go.Scatter(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
+from sim.outcomes.metrics import LANDMARKS
 from sim.outcomes.patients import PATHWAYS
+from sim.outcomes.survival import kaplan_meier
 from sim.scenario.parameters import TOXICITY_TYPES
 
 
@@ -33,27 +33,11 @@ class Statistics:
 
 def km_landmarks(durations, events, months) -> dict[float, tuple[float, float]]:
     """S(t) and the Greenwood variance of log S(t) at each month (NaN beyond follow-up)."""
-    kmf = KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(events, int))
-    table = kmf.event_table
-    times = table.index.to_numpy()
-    d = table["observed"].to_numpy(float)
-    n = table["at_risk"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where((n > d) & (d > 0), d / (n * (n - d)), 0.0)
-    cumulative = np.cumsum(terms)
-    surv = kmf.survival_function_.iloc[:, 0].to_numpy()
-    out = {}
-    longest = float(np.max(durations)) if len(durations) else 0.0
-    for m in months:
-        if m > longest:
-            out[m] = (float("nan"), float("nan"))
-            continue
-        i = np.searchsorted(times, m, side="right") - 1
-        out[m] = (float(surv[i]), float(cumulative[i])) if i >= 0 else (1.0, 0.0)
-    return out
+    fit = kaplan_meier(durations, events)
+    return {m: (fit.survival_at(m), fit.log_variance_at(m)) for m in months}
 
 
-def statistics_from_patients(patients: pd.DataFrame, months=(12, 24, 36)) -> Statistics:
+def statistics_from_patients(patients: pd.DataFrame, months: tuple[float, ...] = LANDMARKS) -> Statistics:
     n = len(patients)
     s = Statistics()
 

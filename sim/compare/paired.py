@@ -23,8 +23,7 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
+from lifelines import CoxPHFitter
 from scipy import stats
 
 from sim.outcomes.metrics import (
@@ -38,13 +37,10 @@ from sim.outcomes.metrics import (
     log_hr_name,
     rmst_name,
 )
+from sim.outcomes.survival import kaplan_meier
 
 #: the rates compared, by the patient-table column each averages
 RATE_COLUMNS = {m.name: m.source for m in VOCABULARY.values() if m.kind == "rate"}
-
-
-def _km(patients: pd.DataFrame, endpoint: str) -> KaplanMeierFitter:
-    return KaplanMeierFitter().fit(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
 
 
 def arm_metrics(patients: pd.DataFrame) -> dict[str, float]:
@@ -52,13 +48,11 @@ def arm_metrics(patients: pd.DataFrame) -> dict[str, float]:
     months. A landmark past the longest follow-up is NaN rather than extrapolated."""
     out = {name: float(patients[col].mean()) for name, col in RATE_COLUMNS.items()}
     for endpoint in ENDPOINTS:
-        kmf = _km(patients, endpoint)
-        longest = float(patients[f"{endpoint}_months"].max())
+        fit = kaplan_meier(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
         for t in LANDMARKS:
-            out[landmark_name(endpoint, t)] = float(kmf.predict(t)) if t <= longest else math.nan
+            out[landmark_name(endpoint, t)] = fit.survival_at(t)
         for t in RMST_HORIZONS:
-            out[rmst_name(endpoint, t)] = (float(restricted_mean_survival_time(kmf, t=t))
-                                          if t <= longest else math.nan)
+            out[rmst_name(endpoint, t)] = fit.restricted_mean(t)
     return out
 
 

@@ -17,14 +17,8 @@ import pandas as pd
 from sim.execution.executor import usable_cores
 from sim.execution.runner import Progress, iter_blocks, simulate_block
 from sim.io.results import ResultsWriter, manifest
-from sim.outcomes.summary import (
-    SUMMARY_COLUMNS,
-    combine_records,
-    patient_table_of,
-    resource_records,
-    resource_summary,
-    summary_of,
-)
+from sim.outcomes.resources import combine_records, resource_records, resource_summary
+from sim.outcomes.summary import SUMMARY_COLUMNS, patient_table_of, summary_of
 
 #: patients per block: about 50 MB of event log in memory at a time
 BLOCK_PATIENTS = 20_000

@@ -21,6 +21,9 @@ Pathway categories, in order of precedence (how the patient left or finished the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +31,9 @@ from sim.model import events as ev
 from sim.model.hazards import DAYS_PER_MONTH
 from sim.population.sample import sites_of
 from sim.scenario.parameters import METASTATIC_SITES, SITES, TOXICITY_TYPES
+
+if TYPE_CHECKING:
+    from sim.scenario.strategy import Completion
 
 PATHWAYS = (
     "completed", "palliative", "bowel_surgery_only", "metastasis_treatment_only", "refused",
@@ -64,13 +70,13 @@ class _Log:
 
     def _code(self, column: str, name: str) -> int:
         categories = self._columns[column].categories
-        return int(categories.get_loc(name)) if name in categories else -2
+        return cast(int, categories.get_loc(name)) if name in categories else -2
 
     def match(self, column: str, *names: str) -> np.ndarray:
         codes = [self._code(column, name) for name in names]
         return np.isin(self._codes[column], codes)
 
-    def match_where(self, column: str, predicate) -> np.ndarray:
+    def match_where(self, column: str, predicate: Callable[[str], bool]) -> np.ndarray:
         categories = self._columns[column].categories
         codes = [i for i, name in enumerate(categories) if predicate(str(name))]
         return np.isin(self._codes[column], codes)
@@ -101,7 +107,8 @@ class _Log:
 
 
 def patient_table(
-    events: pd.DataFrame, population: pd.DataFrame, completion, rectal_complications: tuple[str, ...],
+    events: pd.DataFrame, population: pd.DataFrame, completion: Completion,
+    rectal_complications: tuple[str, ...],
     pelvic_courses: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """One row per patient: attributes plus everything derived from their events.
@@ -112,8 +119,12 @@ def patient_table(
     """
     out = population.copy()
     log = _Log(events, population["patient_id"].to_numpy())
-    event = lambda *names: log.match("event", *names)  # noqa: E731
-    detail = lambda *names: log.match("detail", *names)  # noqa: E731
+
+    def event(*names: str) -> np.ndarray:
+        return log.match("event", *names)
+
+    def detail(*names: str) -> np.ndarray:
+        return log.match("detail", *names)
 
     arrival = log.first(event(ev.ARRIVAL), log.day)
     is_death = event(ev.DEATH)

@@ -13,13 +13,19 @@ time keep the order in which they happened).
 | value | float64 | event-specific number (see EVENT_DOCS) |
 
 ``patients``: one row per patient; see :data:`PATIENT_COLUMNS`.
+
+``timeline``: one row per interval a patient spent in one state (:mod:`sim.outcomes.timeline`);
+see :data:`TIMELINE_COLUMNS`.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import union_categoricals
 
@@ -69,21 +75,47 @@ PATIENT_COLUMNS: dict[str, str] = {
 }
 
 
-def _categorical(values: list) -> pd.Categorical:
+TIMELINE_COLUMNS: dict[str, str] = {
+    "patient_id": "index of the patient in the cohort",
+    "state": "'<phase>/<status>', see sim.outcomes.timeline.STATES",
+    "phase": "treatment phase: neoadjuvant, consolidation, local_treatment, adjuvant, "
+             "watch_and_wait, follow_up, palliative, supportive_care",
+    "progressed": "False = progression-free, True = after detected progression",
+    "start_day": "absolute simulation day the interval begins (the first begins at arrival_day)",
+    "end_day": "day it ends: the next interval's start_day, or death / end of follow-up; a "
+               "patient's intervals add up to os_months * DAYS_PER_MONTH",
+}
+
+
+def from_codes(codes: npt.NDArray[np.integer[Any]], categories: Sequence[str]) -> pd.Categorical:
+    """A categorical of integer codes into ``categories`` (pandas takes the array as it is; its
+    stubs ask for a Sequence)."""
+    return pd.Categorical.from_codes(cast("Sequence[int]", codes), categories=pd.Index(categories))
+
+
+def labels_of(column: pd.Series) -> pd.Categorical:
+    """A log column as a categorical: itself as the model hands it over, else categorised once
+    (a hand-written log of plain text), so that labels are compared per category, not per row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return cast(pd.Categorical, column.array)
+    return pd.Categorical(column)
+
+
+def _categorical(values: list[str]) -> pd.Categorical:
     """Categorical with sorted categories, so the same events give the same table whatever the
     order in which centres were simulated. The labels come from a small vocabulary: a dict
     lookup per row is cheaper than hashing an object array."""
     categories = sorted(set(values))
     index = {label: code for code, label in enumerate(categories)}
     codes = np.fromiter(map(index.__getitem__, values), np.int32, len(values))
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return from_codes(codes, categories)
 
 
-def _floats(values: list) -> np.ndarray:
+def _floats(values: list[float]) -> npt.NDArray[np.float64]:
     return np.frombuffer(array("d", values), dtype=np.float64)
 
 
-def events_frame(flat: list) -> pd.DataFrame:
+def events_frame(flat: list[Any]) -> pd.DataFrame:
     """The event log as a table, from the flat list the model appended to (six fields an event:
     patient_id, day, event, phase, detail, value)."""
     width = len(EVENT_COLUMNS)
@@ -107,7 +139,7 @@ def events_frame(flat: list) -> pd.DataFrame:
 def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Event logs of consecutive blocks of patients as one log, the same table as
     :func:`events_frame` of all their rows (categories sorted over the union)."""
-    out = {}
+    out: dict[str, pd.Categorical | np.ndarray] = {}
     for column in EVENT_COLUMNS:
         parts = [frame[column] for frame in frames]
         if isinstance(parts[0].dtype, pd.CategoricalDtype):

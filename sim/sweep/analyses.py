@@ -177,12 +177,14 @@ def salib_indices(sweep: Sweep, table: pd.DataFrame, points: int, design: np.nda
         if not np.isfinite(y).all():
             out[output] = {"error": f"{int((~np.isfinite(y)).sum())} points failed or undefined"}
             continue
-        if analysis.type == "sobol":
-            res = sobol.analyze(problem, y, calc_second_order=False, seed=sweep.spec.seed)
-            keys = ("S1", "S1_conf", "ST", "ST_conf")
-        else:
-            res = morris.analyze(problem, design, y, num_levels=analysis.levels, seed=sweep.spec.seed)
-            keys = ("mu", "mu_star", "mu_star_conf", "sigma")
+        # an output that did not change makes SALib divide 0 by 0 (its indices are then 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if analysis.type == "sobol":
+                res = sobol.analyze(problem, y, calc_second_order=False, seed=sweep.spec.seed)
+                keys = ("S1", "S1_conf", "ST", "ST_conf")
+            else:
+                res = morris.analyze(problem, design, y, num_levels=analysis.levels, seed=sweep.spec.seed)
+                keys = ("mu", "mu_star", "mu_star_conf", "sigma")
         out[output] = {"parameters": problem["names"], "variance": float(np.var(y, ddof=1)),
                        "mean_mc_variance": float(np.nanmean(se ** 2)),
                        **{k: [_num(float(v)) for v in res[k]] for k in keys}}

@@ -4,8 +4,7 @@ The arms of a comparison run the same virtual patients with common random number
 every arm's patient table is the same person: resampling patients (the same resample in every arm)
 gives the error of each arm's estimate and, far smaller, of their difference. Kaplan-Meier
 landmarks and restricted means are recomputed for hundreds of resamples at once from resample
-weights (a weighted product-limit estimator: lifelines fits one curve at a time), ties handled as
-lifelines does (deaths before censorings at the same time).
+weights, by the one Kaplan-Meier estimator (:func:`sim.outcomes.survival.km_landmark`).
 """
 
 from __future__ import annotations
@@ -16,38 +15,13 @@ import numpy as np
 import pandas as pd
 
 from sim.outcomes.metrics import VOCABULARY
+from sim.outcomes.survival import km_landmark, km_rmst
 
 
 def resample_weights(n: int, resamples: int, seed: int) -> np.ndarray:
     """How many times each patient appears in each bootstrap resample (resamples x n)."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB007]))
     return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
-
-
-def _km_steps(time: np.ndarray, event: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted times and the survival just after each of them, per resample (weights: B x n)."""
-    order = np.lexsort((~event.astype(bool), time))  # by time, deaths first among ties
-    t, e, w = time[order], event[order].astype(bool), weights[:, order]
-    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(e & (at_risk > 0), 1.0 - w / np.where(at_risk > 0, at_risk, 1.0), 1.0)
-    return t, np.cumprod(factor, axis=1)
-
-
-def km_landmark(time, event, weights: np.ndarray, t: float) -> np.ndarray:
-    """S(t) per resample."""
-    times, surv = _km_steps(np.asarray(time, float), np.asarray(event), weights)
-    k = np.searchsorted(times, t, side="right")
-    return surv[:, k - 1] if k > 0 else np.ones(len(weights))
-
-
-def km_rmst(time, event, weights: np.ndarray, horizon: float) -> np.ndarray:
-    """Restricted mean survival time to ``horizon`` per resample."""
-    times, surv = _km_steps(np.asarray(time, float), np.asarray(event), weights)
-    edges = np.minimum(np.concatenate([[0.0], times, [horizon]]), horizon)
-    widths = np.diff(edges)  # the step before time k has the survival after time k-1
-    levels = np.concatenate([np.ones((len(weights), 1)), surv], axis=1)
-    return levels @ widths
 
 
 def metric_replicates(patients: pd.DataFrame, name: str, weights: np.ndarray) -> np.ndarray | None:

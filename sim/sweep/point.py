@@ -34,26 +34,26 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
                       names: list[str]) -> tuple[dict, dict]:
     """Mean waits and utilisation of the linac, theatre and MDT, with bootstrap replicates
     (patients resampled, each with all their slots and waits)."""
-    from sim.outcomes.summary import resource_records, resource_summary, slot_records
+    from sim.outcomes.resources import resource_log, resource_records, resource_summary
 
     wanted = [n for n in names if VOCABULARY[n].resource is not None]
     if not wanted:
         return {}, {}
-    records = slot_records(result.events)
-    use = resource_summary(resource_records(result.events, patients, records), result.scenario.resources)
+    logs = resource_log(result.events)
+    use = resource_summary(resource_records(result.events, patients, logs), result.scenario.resources)
     ids = patients["patient_id"].to_numpy()
     values, reps = {}, {}
     for name in wanted:
         resource, measure = VOCABULARY[name].resource, VOCABULARY[name].source
-        slot_ids, _, waits, wait_ids = records[resource]
+        log = logs[resource]
         values[name] = float(use[resource][measure])
         if measure == "utilisation":
-            used = np.bincount(np.searchsorted(ids, slot_ids), minlength=len(ids))
+            used = np.bincount(np.searchsorted(ids, log.slot_patient), minlength=len(ids))
             total = used.sum()
             reps[name] = (weights @ used) / total * values[name] if total else np.zeros(len(weights))
         else:
-            pos = np.searchsorted(ids, wait_ids)
-            sums = np.bincount(pos, weights=waits, minlength=len(ids))
+            pos = np.searchsorted(ids, log.wait_patient)
+            sums = np.bincount(pos, weights=log.wait_days, minlength=len(ids))
             counts = np.bincount(pos, minlength=len(ids))
             with np.errstate(invalid="ignore", divide="ignore"):
                 reps[name] = (weights @ sums) / (weights @ counts)

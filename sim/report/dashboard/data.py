@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from sim.errors import InputError
 from sim.io.results import RESULTS_SCHEMA_VERSION
 from sim.model import events as ev
+from sim.outcomes import resources
 from sim.outcomes.survival import kaplan_meier
 
 RUN_FILES = ("summary.json", "patients.parquet", "events.parquet", "manifest.json")
@@ -36,7 +37,7 @@ AT_RISK_MONTHS = (0, 12, 24, 36, 48, 60)
 #: patients: their events fit in memory whatever the size of the run (about 25 rows a patient).
 EVENT_PANEL_PATIENTS = 20_000
 #: The event types the resource, toxicity and complication panels count.
-PANEL_EVENTS = (ev.RT_FRACTION, ev.RT_BOOKED, ev.MDT, ev.PROCEDURE, ev.TOXICITY, ev.COMPLICATION)
+PANEL_EVENTS = (*resources.RESOURCE_EVENTS, ev.TOXICITY, ev.COMPLICATION)
 
 
 @dataclass(frozen=True)
@@ -174,22 +175,17 @@ def load_strategies(directories: list[Path]) -> Loaded:
 
 def km_curve(patients: pd.DataFrame, endpoint: str, horizon: float = 120.0) -> dict:
     """Kaplan-Meier estimate with its 95% band on a step grid, and numbers at risk."""
-    t = patients[f"{endpoint}_months"].to_numpy(float)
-    e = patients[f"{endpoint}_event"].to_numpy(int)
-    # numpy Kaplan-Meier, held equal to lifelines' by the tests: a million patients in a fraction
-    # of the time and memory of a fitter object
-    times, surv, low, high = kaplan_meier(t, e)
-    keep = times <= horizon
+    fit = kaplan_meier(patients[f"{endpoint}_months"], patients[f"{endpoint}_event"])
+    keep = fit.timeline <= horizon
     # thin very long curves: a step per 0.25 month is finer than the eye can see
-    grid = np.unique(np.round(times[keep] * 4) / 4)
-    idx = np.searchsorted(times, grid, side="right") - 1
-    at_risk = {m: int(np.sum(t >= m)) for m in AT_RISK_MONTHS if m <= horizon}
+    grid = np.unique(np.round(fit.timeline[keep] * 4) / 4)
+    idx = np.searchsorted(fit.timeline, grid, side="right") - 1
     return {
         "months": grid.tolist(),
-        "survival": surv[idx].round(5).tolist(),
-        "low": low[idx].round(5).tolist(),
-        "high": high[idx].round(5).tolist(),
-        "at_risk": at_risk,
+        "survival": fit.survival[idx].round(5).tolist(),
+        "low": fit.lower[idx].round(5).tolist(),
+        "high": fit.upper[idx].round(5).tolist(),
+        "at_risk": fit.numbers_at_risk(tuple(m for m in AT_RISK_MONTHS if m <= horizon)),
     }
 
 
@@ -299,27 +295,23 @@ def swimmer_rows(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
     return rows[["patient_id", "months", "what", "detail", "pathway"]]
 
 
+#: the panels' resource labels, by the name :mod:`sim.outcomes.resources` gives each resource
+RESOURCE_LABELS = {"linac": "linac", "theatre": "theatre", "mdt": "MDT"}
+#: the event that is a slot of each resource, as the page names the resource panels
+SLOT_EVENTS = {ev.RT_FRACTION: "linac", ev.PROCEDURE: "theatre", ev.MDT: "mdt"}
+
+
 def weekly_use(events: pd.DataFrame, event: str, centres: int = 1) -> pd.DataFrame:
-    """Uses of a resource per calendar week (fractions, operations, MDT cases), per centre: the
-    mean over the log's ``centres``, each with its own calendars from day 0, so that the use can
-    be read against one centre's capacity."""
-    rows = events[events["event"] == event]
-    if event == ev.PROCEDURE:
-        rows = rows[~rows["detail"].astype(str).isin(["reoperation"])
-                    & ~rows["detail"].astype(str).str.endswith("_sbrt")]
-        rows = rows.drop_duplicates(["patient_id", "day"])
-    week = np.floor(rows["day"].to_numpy() / 7).astype(int)
-    counts = pd.Series(week).value_counts().sort_index()
-    return pd.DataFrame({"week": counts.index.to_numpy(), "uses": counts.to_numpy() / centres})
+    """Slots of a resource used per calendar week (fractions, theatre sessions, MDT cases), per
+    centre, as :func:`sim.outcomes.resources.weekly_use` counts them; ``event`` names the
+    resource by its slot event."""
+    name = SLOT_EVENTS[event]
+    return resources.weekly_use(resources.resource_log(events, (name,))[name], centres)
 
 
 def waits(events: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Waiting times in days: linac (first fraction - earliest), theatre, MDT."""
-    booked = events[events["event"] == ev.RT_BOOKED]["value"].to_numpy(float)
-    ops = events[(events["event"] == ev.PROCEDURE)
-                 & (events["detail"].astype(str) != "reoperation")]["value"].to_numpy(float)
-    mdt = events[events["event"] == ev.MDT]["value"].to_numpy(float)
-    return {"linac": booked, "theatre": ops, "MDT": mdt}
+    """Waiting times in days (linac courses, theatre sessions, MDT cases), the summary's."""
+    return {RESOURCE_LABELS[name]: log.wait_days for name, log in resources.resource_log(events).items()}
 
 
 def toxicity_by_phase(events: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -343,35 +335,6 @@ def complications_by_type(events: pd.DataFrame, patients: pd.DataFrame) -> pd.Da
 
 def queue_lengths(events: pd.DataFrame, centres: int = 1) -> dict[str, pd.DataFrame]:
     """Mean number of patients waiting for each resource, per week and per centre (the mean over
-    the log's ``centres``: each centre's patients queue only for its own calendars).
-
-    A wait is the interval from asking to getting the slot: the linac's from its booking (the
-    row's day) for ``value`` days; an operation's and an MDT place's ends at the row's day."""
-    spans = {
-        "linac": events[events["event"] == ev.RT_BOOKED],
-        "theatre": events[(events["event"] == ev.PROCEDURE)
-                          & (events["detail"].astype(str) != "reoperation")
-                          & ~events["detail"].astype(str).str.endswith("_sbrt")],
-        "MDT": events[events["event"] == ev.MDT],
-    }
-    out = {}
-    for name, rows in spans.items():
-        day = rows["day"].to_numpy(float)
-        wait = rows["value"].to_numpy(float)
-        start, end = (day, day + wait) if name == "linac" else (day - wait, day)
-        if len(day) == 0:
-            out[name] = pd.DataFrame({"week": [], "waiting": []})
-            continue
-        # patients waiting on each day (a wait counts from the day it starts to the day it ends),
-        # then the mean over each week
-        first = int(np.floor(start.min()))
-        days = int(np.ceil(end.max())) - first + 8
-        change = np.zeros(days)
-        np.add.at(change, np.floor(start).astype(int) - first, 1.0)
-        np.add.at(change, np.floor(end).astype(int) - first, -1.0)
-        daily = np.cumsum(change)
-        weeks = len(daily) // 7
-        weekly = daily[: weeks * 7].reshape(weeks, 7).mean(axis=1)
-        out[name] = pd.DataFrame({"week": np.arange(weeks) + first // 7,
-                                  "waiting": weekly / centres})
-    return out
+    the log's ``centres``: each centre's patients queue only for its own calendars)."""
+    return {RESOURCE_LABELS[name]: resources.queue_lengths(log, centres)
+            for name, log in resources.resource_log(events).items()}
