@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.calibrate.spec import load_calibration
-from sim.calibrate.statistics import statistics_from_patients
-from sim.calibrate.targets import deviances, load_targets
+from sim.calibrate.targets import deviances, load_targets, statistics_for
 from sim.errors import InputError
 from sim.execution.runner import run_scenario
 from sim.outcomes.summary import patients_of
@@ -70,7 +69,7 @@ class Evaluator:
             scenario = self.scenario(x)
         except InputError as exc:  # a combination the schema refuses (e.g. CR + PR > 1)
             return {**record, "deviance": math.inf, "error": exc.one_line(), "deviances": {}}
-        stats = statistics_from_patients(patients_of(run_scenario(scenario)), self.targets.km_months)
+        stats = statistics_for(self.targets, patients_of(run_scenario(scenario)))
         dev = deviances(self.targets, stats)
         total = float(sum(dev[n] for n in self.fit_names))
         return {**record, "deviance": total if math.isfinite(total) else math.inf,

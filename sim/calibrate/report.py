@@ -137,13 +137,13 @@ def survival_figure(patients: pd.DataFrame, km_targets: list) -> go.Figure:
         keep = fit.timeline <= 72
         fig.add_trace(go.Scatter(x=fit.timeline[keep], y=fit.survival[keep], mode="lines", line_shape="hv",
                                  name=f"simulated {label}", line={"color": PALETTE[k]}))
-        marks = [t for t in km_targets if t.curve == curve]
+        marks = [t for t in km_targets if t.curve == curve and t.group is None]  # the whole cohort's
         fig.add_trace(go.Scatter(
             x=[t.month for t in marks], y=[t.percent / 100 for t in marks], mode="markers",
             name=f"published {label} (95% CI)", marker={"color": PALETTE[k], "size": 10, "symbol": "square"},
             error_y={"type": "data", "symmetric": False,
-                     "array": [(t.ci95[1] - t.percent) / 100 for t in marks],
-                     "arrayminus": [(t.percent - t.ci95[0]) / 100 for t in marks]},
+                     "array": [(t.interval[1] - t.percent) / 100 for t in marks],
+                     "arrayminus": [(t.percent - t.interval[0]) / 100 for t in marks]},
         ))
     fig.update_layout(title="Survival: simulated Kaplan-Meier curves and published landmarks",
                       xaxis_title="months from first treatment", yaxis_title="survival probability",

@@ -23,8 +23,7 @@ from sim.calibrate.report import (
     write_json,
 )
 from sim.calibrate.spec import load_calibration
-from sim.calibrate.statistics import statistics_from_patients
-from sim.calibrate.targets import KmTarget, load_targets, target_rows
+from sim.calibrate.targets import KmTarget, load_targets, statistics_for, target_rows
 from sim.execution.runner import run_scenario
 from sim.io.atomic import atomic_write, atomic_write_with
 from sim.io.results import git_commit
@@ -77,7 +76,7 @@ def run_calibration(
     evaluator = runner.local
     scenario = evaluator.scenario(best_x, verify.patients, verify.seed)
     verified = patients_of(run_scenario(scenario, workers=workers))
-    stats = statistics_from_patients(verified, targets.km_months)
+    stats = statistics_for(targets, verified)
     rows = target_rows(targets, stats)
     if progress:
         progress("verification", 1, 1)
@@ -145,6 +144,6 @@ def validate_targets(result_dir: Path, targets_path: Path) -> list[dict]:
         raise InputError(str(result_dir), None, "expected a results directory with patients.parquet")
     targets, _ = load_targets(targets_path)
     patients = pd.read_parquet(file)
-    return target_rows(targets, statistics_from_patients(patients, targets.km_months))
+    return target_rows(targets, statistics_for(targets, patients))
 
 

@@ -3,10 +3,13 @@
 Likelihoods (MODELLING.md): counts are binomial, a partition of the cohort is one multinomial,
 Kaplan-Meier landmarks are normal on log S with the standard error derived from the published CI
 (symmetric on the log scale), using increments between the landmarks of one curve so correlated
-landmarks are not counted as independent. Monte Carlo error of the simulated figure is added: a
-binomial or multinomial term is down-weighted by 1 / (1 + n_published / n_simulated), which is
-the variance inflation of comparing two proportions, and the Greenwood variance of the simulated
-log S is added to the published one.
+landmarks are not counted as independent. A landmark printed without a CI (``binomial_n``) gets
+the interval percent +/- 1.96 binomial standard errors at that n, then is treated as a printed
+one. A landmark may be of a group's curve (``group: completed``), the whole cohort's otherwise.
+Monte Carlo error of the simulated figure is added: a binomial or multinomial term is
+down-weighted by 1 / (1 + n_published / n_simulated), which is the variance inflation of
+comparing two proportions, and the Greenwood variance of the simulated log S is added to the
+published one.
 
 Each term is a *deviance* (2 x log-likelihood ratio against a perfect fit), so 0 is a perfect fit
 and the sum is comparable to a chi-square with about as many degrees of freedom as targets.
@@ -19,11 +22,11 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.stats import beta as beta_dist
 
-from sim.calibrate.statistics import Statistics
-from sim.outcomes.patients import PATHWAYS
+from sim.calibrate.statistics import PARTITIONS, KmGroup, Statistics, km_key, statistics_from_patients
 from sim.scenario.documents import read_yaml_mapping, validate_document
 from sim.scenario.parameters import TOXICITY_TYPES
 
@@ -33,7 +36,7 @@ STATISTICS = (
     "metastasis_treatment_rate", "watch_and_wait_rate", "partial_response_rate",
     "ypcr_rate_of_rectal_surgery",
     *(f"grade34_toxicity_by_type.{t}" for t in TOXICITY_TYPES),
-    *(f"pathway.{p}" for p in PATHWAYS),
+    *(f"{name}.{category}" for name, categories in PARTITIONS.items() for category in categories),
 )
 
 
@@ -62,15 +65,16 @@ class BinomialTarget(_Target):
 
 class MultinomialTarget(_Target):
     likelihood: Literal["multinomial"]
-    statistic: Literal["pathway"]
-    counts: dict[str, int]
+    statistic: Literal["pathway", "progression_timing", "chemotherapy_duration"]
+    counts: dict[str, int] = Field(min_length=1)
     of: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> MultinomialTarget:
-        unknown = [c for c in self.counts if c not in PATHWAYS]
+        categories = PARTITIONS[self.statistic]
+        unknown = [c for c in self.counts if c not in categories]
         if unknown:
-            raise ValueError(f"unknown category {unknown[0]!r} (expected one of {list(PATHWAYS)})")
+            raise ValueError(f"unknown category {unknown[0]!r} (expected one of {list(categories)})")
         if any(k < 0 for k in self.counts.values()) or sum(self.counts.values()) > self.of:
             raise ValueError(f"expected non-negative counts summing to at most {self.of}")
         return self
@@ -79,20 +83,43 @@ class MultinomialTarget(_Target):
 class KmTarget(_Target):
     likelihood: Literal["km"]
     curve: Literal["os", "pfs"]
+    group: KmGroup | None = Field(
+        None, description="the curve of these patients only (default: the whole cohort)")
     month: float = Field(gt=0)
     percent: float = Field(gt=0, le=100)
-    ci95: tuple[float, float]
+    ci95: tuple[float, float] | None = None
+    binomial_n: int | None = Field(
+        None, ge=1, description="no CI printed: patients behind the figure, for a binomial interval")
 
     @model_validator(mode="after")
     def _check(self) -> KmTarget:
-        low, high = self.ci95
+        if (self.ci95 is None) == (self.binomial_n is None):
+            raise ValueError("expected either ci95 (printed) or binomial_n (no CI printed), not "
+                             + ("both" if self.ci95 else "neither"))
+        if self.binomial_n is not None and self.percent >= 100:
+            raise ValueError(f"expected percent < 100 with binomial_n, got {self.percent}")
+        low, high = self.interval
         if not 0 < low <= self.percent <= high <= 100:
-            raise ValueError(f"expected 0 < ci95 low <= percent <= ci95 high <= 100, got {list(self.ci95)}")
+            raise ValueError(f"expected 0 < ci95 low <= percent <= ci95 high <= 100, got {[low, high]}")
         return self
 
     @property
+    def interval(self) -> tuple[float, float]:
+        """The 95% CI in percent: as printed, or percent +/- 1.96 binomial SE at ``binomial_n``."""
+        if self.ci95 is not None:
+            return self.ci95
+        p, n = self.percent / 100, self.binomial_n or 1
+        half = Z95 * math.sqrt(p * (1 - p) / n)
+        return (100 * max(p - half, 1e-6), 100 * min(p + half, 1.0))
+
+    @property
+    def key(self) -> str:
+        """The curve in :attr:`Statistics.km`."""
+        return km_key(self.curve, self.group)
+
+    @property
     def se_log(self) -> float:
-        low, high = self.ci95
+        low, high = self.interval
         return (math.log(high) - math.log(low)) / (2 * Z95)
 
 
@@ -105,6 +132,9 @@ class TargetsFile(BaseModel):
     name: str
     source: str | None = None
     cohort_size: int = Field(ge=1)
+    follow_up_months: tuple[float, float] | None = Field(
+        None, description="the cohort's shortest and longest potential follow-up from first "
+        "treatment (accrual to a common closing date), for counts observed within follow-up")
     targets: list[Target] = Field(min_length=1)
 
     @property
@@ -121,7 +151,15 @@ class TargetsFile(BaseModel):
             raise ValueError(f"expected unique target names, {dupes[0]!r} is repeated")
         if not any(t.fit for t in self.targets):
             raise ValueError("expected at least one target with fit: true")
+        window = self.follow_up_months
+        if window is not None and not 0 < window[0] <= window[1]:
+            raise ValueError(f"expected 0 < shortest <= longest follow_up_months, got {list(window)}")
         return self
+
+
+def statistics_for(targets: TargetsFile, patients: pd.DataFrame) -> Statistics:
+    """The statistics of a patient table that these targets are compared with."""
+    return statistics_from_patients(patients, targets.km_months, targets.follow_up_months)
 
 
 def load_targets(path: str | Path) -> tuple[TargetsFile, str]:
@@ -164,14 +202,16 @@ def multinomial_deviance(t: MultinomialTarget, stats: Statistics) -> float:
     if rest:
         p_rest = _clip(1.0 - sum(stats.values.get(f"{t.statistic}.{c}", 0.0) for c in t.counts))
         dev += rest * math.log(rest / (n * p_rest))
-    return 2.0 * _weight(n, stats.denominators.get(f"{t.statistic}.completed", 0)) * dev
+    first = f"{t.statistic}.{next(iter(t.counts))}"
+    return 2.0 * _weight(n, stats.denominators.get(first, 0)) * dev
 
 
 def km_deviances(targets: list[KmTarget], stats: Statistics) -> dict[str, float]:
-    """Per landmark, the squared standardised difference of its increment in log S."""
+    """Per landmark, the squared standardised difference of its increment in log S (increments
+    along each curve: the whole cohort's, or a group's)."""
     out: dict[str, float] = {}
-    for curve in ("os", "pfs"):
-        marks = sorted((t for t in targets if t.curve == curve), key=lambda t: t.month)
+    for curve in dict.fromkeys(t.key for t in targets):
+        marks = sorted((t for t in targets if t.key == curve), key=lambda t: t.month)
         prev_obs = prev_sim = prev_var_obs = prev_var_sim = 0.0
         for t in marks:
             s_sim, var_sim = stats.km.get(curve, {}).get(t.month, (float("nan"), float("nan")))
@@ -250,9 +290,12 @@ def target_rows(targets: TargetsFile, stats: Statistics) -> list[dict]:
                 add(f"{t.name}.{cat}", t, k / t.of, clopper_pearson(k, t.of), sim,
                     _wilson(sim, stats.denominators.get(key, 0)), dev[t.name])
         else:
-            s, var = stats.km.get(t.curve, {}).get(t.month, (float("nan"), float("nan")))
+            s, var = stats.km.get(t.key, {}).get(t.month, (float("nan"), float("nan")))
             half = Z95 * math.sqrt(var) if var == var else float("nan")
             mc = (s * math.exp(-half), min(1.0, s * math.exp(half))) if s == s else (s, s)
-            add(t.name, t, t.percent / 100, (t.ci95[0] / 100, t.ci95[1] / 100), s, mc, dev[t.name])
+            low, high = t.interval
+            add(t.name, t, t.percent / 100, (low / 100, high / 100), s, mc, dev[t.name])
             rows[-1].update({"curve": t.curve, "month": t.month})
+            if t.group is not None:
+                rows[-1]["group"] = t.group
     return rows

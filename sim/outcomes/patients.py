@@ -17,11 +17,25 @@ Pathway categories, in order of precedence (how the patient left or finished the
   (a complication or adherence stopped them);
 - ``palliative``: no local treatment, or every site treated and then progression before the
   schedule was complete (the patient went on to palliative treatment).
+
+Progression timing (Li 2021 Table 3 counts patients whose progression was found "during" and
+"after" treatment): ``during_treatment`` when the first detected progression falls in a phase of
+anti-cancer treatment, curative or palliative (neoadjuvant incl. second-look chemotherapy,
+consolidation, local treatment, adjuvant, palliative); ``after_treatment`` when it falls in
+surveillance after the patient finished or left treatment (:data:`SURVEILLANCE_PHASES`:
+follow-up, watch-and-wait, best supportive care); ``no_progression`` when none was detected.
+Cancer death without a detected progression is not a progression here (Table 3 counts sites).
+
+Chemotherapy months: what a clinician calls the duration of chemotherapy, the time on cycles
+given, every phase added up: each logged cycle counts its regimen's cycle length (start to the
+next start), so the gap between neoadjuvant and adjuvant chemotherapy (surgery, recovery) and
+toxicity delays are not chemotherapy. Li 2021's schedule of "6 months" of perioperative
+chemotherapy is 8 three-weekly cycles, 168 days or 5.5 months.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -40,6 +54,10 @@ PATHWAYS = (
     "died_during_treatment", "incomplete_adjuvant", "on_treatment_at_horizon",
 )
 CURATIVE_PHASES = ("neoadjuvant", "local_treatment", "adjuvant", "consolidation", "watch_and_wait")
+#: phases of surveillance without anti-cancer treatment: a progression found in one of them was
+#: found after treatment; in any other phase (every treatment phase) during treatment
+SURVEILLANCE_PHASES = ("follow_up", "watch_and_wait", "supportive_care")
+PROGRESSION_TIMINGS = ("during_treatment", "after_treatment", "no_progression")
 
 
 class _Log:
@@ -106,16 +124,33 @@ class _Log:
         return out
 
 
+def _chemotherapy_days(log: _Log, cycles: np.ndarray,
+                       cycle_days: Mapping[str, float] | None) -> np.ndarray:
+    """Per patient, the cycles given times their regimen's cycle length, in days."""
+    if cycle_days is None:
+        return np.full(log.n, np.nan)
+    unknown = cycles & log.match_where("detail", lambda name: name not in cycle_days)
+    if unknown.any():
+        regimen = log.first_label(unknown, "detail")[log.pos[unknown][0]]
+        raise ValueError(f"no cycle length for regimen {regimen!r} (expected one of {sorted(cycle_days)})")
+    days = np.zeros(log.n)
+    for regimen, length in cycle_days.items():
+        days += log.count(cycles & log.match("detail", regimen)) * float(length)
+    return days
+
+
 def patient_table(
     events: pd.DataFrame, population: pd.DataFrame, completion: Completion,
     rectal_complications: tuple[str, ...],
     pelvic_courses: tuple[str, ...] | None = None,
+    cycle_days: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """One row per patient: attributes plus everything derived from their events.
 
     ``pelvic_courses``: the radiotherapy courses that count as the strategy's radiotherapy (a
     strategy may give a course other than the one the patient was assigned, TNT's SCRT, say);
-    None means the patient's assigned course.
+    None means the patient's assigned course. ``cycle_days``: each regimen's cycle length in
+    days, for ``chemotherapy_months`` (NaN without it: the log does not hold cycle lengths).
     """
     out = population.copy()
     log = _Log(events, population["patient_id"].to_numpy())
@@ -149,6 +184,11 @@ def patient_table(
     out["pfs_event"] = has_pfs_event.astype(np.int8)
     out["pfs_months"] = (np.where(has_pfs_event, pfs_day, exit_day) - arrival) / DAYS_PER_MONTH
     out["progression_detected_months"] = (progression - arrival) / DAYS_PER_MONTH
+    progression_phase = log.first_label(event(ev.PROGRESSION_DETECTED), "phase")
+    timing = np.where(np.isin(progression_phase, SURVEILLANCE_PHASES), "after_treatment",
+                      "during_treatment")
+    timing = np.where(np.isnan(progression), "no_progression", timing)
+    out["progression_timing"] = pd.Categorical(timing, categories=PROGRESSION_TIMINGS)
 
     tox = event(ev.TOXICITY)
     # preoperative: neoadjuvant (Li 2021's reported toxicity) and TNT's consolidation chemotherapy
@@ -163,6 +203,7 @@ def patient_table(
     for ph in ("neoadjuvant", "consolidation", "adjuvant"):
         out[f"{ph}_cycles"] = log.count(cycles & log.match("phase", ph))
     cycles_by_phase = {ph: log.count(cycles & log.match("phase", ph)) for ph in completion.min_cycles}
+    out["chemotherapy_months"] = _chemotherapy_days(log, cycles, cycle_days) / DAYS_PER_MONTH
     out["rt_fractions"] = log.count(event(ev.RT_FRACTION))
     out["rectal_surgery"] = log.any(event(ev.PROCEDURE) & detail("tme"))
     treated = event(ev.SITE_TREATED)

@@ -54,6 +54,9 @@ PATIENT_COLUMNS: dict[str, str] = {
         "grade 3-4 toxicity of that type during neoadjuvant treatment",
     "grade34_toxicity_any_phase": "any grade 3-4 toxicity in any phase",
     "chemo_cycles": "chemotherapy cycles received (all phases)",
+    "chemotherapy_months": "duration of chemotherapy: every cycle received (all phases) times its "
+                           "regimen's cycle length, in months; gaps between courses and toxicity "
+                           "delays are not counted (NaN when cycle lengths were not given)",
     "neoadjuvant_cycles": "chemotherapy cycles in the neoadjuvant phase",
     "consolidation_cycles": "chemotherapy cycles in a consolidation phase (TNT)",
     "adjuvant_cycles": "chemotherapy cycles in the adjuvant phase",
@@ -71,6 +74,12 @@ PATIENT_COLUMNS: dict[str, str] = {
     "os_event": "1 = died, 0 = censored at the horizon",
     "pfs_months": "months to detected progression or cancer death, or censoring",
     "pfs_event": "1 = progression detected or cancer death, 0 = censored",
+    "progression_detected_months": "months from first treatment to the first detected progression "
+                                   "(NaN if none)",
+    "progression_timing": "phase of the first detected progression: during_treatment (a treatment "
+                          "phase, curative or palliative), after_treatment (follow-up, watch-and-wait "
+                          "or best supportive care), no_progression; see "
+                          "sim.outcomes.patients.PROGRESSION_TIMINGS",
     "death_cause": "cancer / other / '' if alive at the horizon",
 }
 

@@ -103,6 +103,7 @@ def patient_table_of(scenario: Scenario, population: pd.DataFrame, events: pd.Da
         scenario.strategy.completion,
         tuple(scenario.parameters.local_treatment.rectal_complications),
         tuple(k for k, c in scenario.parameters.radiotherapy.courses.items() if c.target == "pelvis"),
+        {k: r.cycle_days for k, r in scenario.parameters.chemotherapy.regimens.items()},
     )
 
 

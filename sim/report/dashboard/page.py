@@ -90,7 +90,7 @@ def _km_targets(strategies: list[d.Strategy]) -> tuple[dict[str, list[dict]], li
         rows = json.loads(report.read_text(encoding="utf-8")).get("targets", [])
         marks: dict[str, list[dict]] = {"os": [], "pfs": []}
         for r in rows:
-            if r.get("likelihood") != "km":
+            if r.get("likelihood") != "km" or r.get("group"):  # a group's curve, not the cohort's
                 continue
             curve, month = r.get("curve"), r.get("month")
             if curve is None:
