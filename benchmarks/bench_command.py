@@ -14,8 +14,9 @@ neighbours. The kinds alternate, run after run, so that slow phases of the machi
 - ``memory``: the library in memory in a fresh interpreter: ``load_scenario``, ``run_scenario``
   and ``analyse`` (no file written).
 
-With ``--before PATH`` (a source tree of another version of crcsim, e.g. from ``git archive``), each
-crcsim kind is also timed on that tree, in the same rotation: before and after, side by side.
+With ``--tree NAME=PATH`` (a source tree of another version of crcsim, e.g. from ``git archive``;
+repeatable), each crcsim kind is also timed on that tree, in the same rotation: before and after,
+side by side.
 
 Reported per kind: the median CPU seconds of the runs, patients per CPU-second, and the ratio to
 the yardstick, i.e. (patients / crcsim's CPU s) / (patients / the yardstick's CPU s), the
@@ -23,7 +24,7 @@ yardstick's CPU time over crcsim's for the same number of patients; also the med
 and the peak resident memory.
 
     python benchmarks/bench_command.py [--patients 20000] [--runs 5] [--kinds dashboard ...]
-                                       [--before PATH]
+                                       [--tree before=/tmp/crcsim-before ...]
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def main() -> None:
                         help="crcsim kinds to time (the yardstick always runs)")
     parser.add_argument("--core", type=int, default=None,
                         help="pin to this core [default: the last usable one]")
-    parser.add_argument("--before", type=Path, help="also time the crcsim of this source tree")
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
+                        help="also time the crcsim of the source tree PATH, labelled NAME")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if not args.yardstick.is_file():
@@ -119,19 +121,26 @@ def main() -> None:
     core = args.core
     if core is None and hasattr(os, "sched_getaffinity"):
         core = max(os.sched_getaffinity(0))
-    trees = {"": ROOT, **({"before ": args.before.resolve()} if args.before else {})}
+    trees = {"": ROOT}
+    for item in args.tree:
+        name, _, path = item.partition("=")
+        trees[f"{name} "] = Path(path).resolve()
     kinds = ["yardstick", *(f"{tag}{kind}" for kind in args.kinds for tag in trees)]
     runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+
+    def tag_of(kind: str) -> str:
+        return next((t for t in trees if t and kind.startswith(t)), "")
+
     with tempfile.TemporaryDirectory() as tmp:
         # one small untimed run of each kind first: bytecode compiled, files in the page cache
         for kind in kinds:
-            tag = "before " if kind.startswith("before ") else ""
+            tag = tag_of(kind)
             warm = argparse.Namespace(**{**vars(args), "patients": 200})
             measure(command(kind.removeprefix(tag), warm, args.seed, Path(tmp) / "run"), core,
                     Path(tmp) / "log.txt", trees[tag])
         for i in range(args.runs):
             for kind in kinds:
-                tag = "before " if kind.startswith("before ") else ""
+                tag = tag_of(kind)
                 cmd = command(kind.removeprefix(tag), args, args.seed + i, Path(tmp) / "run")
                 r = measure(cmd, core, Path(tmp) / "log.txt", trees[tag])
                 runs[kind].append(r)
@@ -147,15 +156,16 @@ def main() -> None:
                         "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                         "cpu_s_runs": [round(r["cpu_s"], 3) for r in rs]}
     yard = report["yardstick"]
-    print(f"\n{'':21s}{'CPU s':>8s}{'patients/CPU s':>16s}{'ratio':>8s}{'per-run ratios':>22s}"
+    print(f"\n{'':21s}{'CPU s':>8s}{'min':>7s}{'patients/CPU s':>16s}{'ratio':>8s}{'per-run ratios':>16s}"
           f"{'wall s':>9s}{'peak MB':>9s}")
     for kind in kinds:
         r = report[kind]
         r["ratio"] = r["patients_per_cpu_s"] / yard["patients_per_cpu_s"]
         pairs = [y["cpu_s"] / c["cpu_s"] for y, c in zip(runs["yardstick"], runs[kind], strict=True)]
         r["ratio_range"] = [min(pairs), max(pairs)]
-        print(f"{kind:21s}{r['cpu_s']:>8.2f}{r['patients_per_cpu_s']:>16,.0f}{r['ratio']:>8.2f}"
-              f"{f'{min(pairs):.2f}-{max(pairs):.2f}':>22s}{r['wall_s']:>9.2f}{r['peak_rss_mb']:>9.0f}")
+        print(f"{kind:21s}{r['cpu_s']:>8.2f}{min(r['cpu_s_runs']):>7.2f}{r['patients_per_cpu_s']:>16,.0f}"
+              f"{r['ratio']:>8.2f}{f'{min(pairs):.2f}-{max(pairs):.2f}':>16s}{r['wall_s']:>9.2f}"
+              f"{r['peak_rss_mb']:>9.0f}")
     print(f"(median of {args.runs} alternating runs, {args.patients:,} patients, whole processes "
           f"pinned to core {core}; load average at the end {report['load_average'][0]:.2f})")
     if args.json:

@@ -367,11 +367,14 @@ def _end_process() -> None:
     one by one (0.3-0.9 s after a large run, for nothing: the process ends). Safe here: every
     results file was written, closed and renamed into place by the command; what the process
     would still do at exit is done first: exit handlers run (pool and temporary-file clean-up)
-    and the console streams are flushed. Returns (for a normal exit) while another thread runs."""
+    and the console streams are flushed. Returns (for a normal exit) while another thread runs,
+    and under a profiler or tracer, which writes its report after the program returns."""
     import atexit
     import os
     import threading
 
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
     if any(t.is_alive() and not t.daemon for t in threading.enumerate()
            if t is not threading.main_thread()):
         return
