@@ -90,8 +90,10 @@ def measure(cmd: list[str], core: int | None, log: Path, tree: Path = ROOT) -> d
     env = {**os.environ, "PYTHONPATH": str(tree)}
     with open(log, "w") as sink:
         start = time.perf_counter()
+        # run from the log's folder: ``python -c`` puts its working directory first on sys.path,
+        # where a checkout's own sim/ would shadow ``tree``'s
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env)
+                                env=env, cwd=log.parent)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -116,6 +118,7 @@ def main() -> None:
                         help="also time the crcsim of the source tree PATH, labelled NAME")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    args.scenario, args.yardstick = args.scenario.resolve(), args.yardstick.resolve()
     if not args.yardstick.is_file():
         sys.exit(f"yardstick not found: {args.yardstick} (give --yardstick PATH)")
     core = args.core
@@ -151,7 +154,8 @@ def main() -> None:
                     "load_average": os.getloadavg()}
     for kind, rs in runs.items():
         cpu = statistics.median(r["cpu_s"] for r in rs)
-        report[kind] = {"cpu_s": cpu, "patients_per_cpu_s": args.patients / cpu,
+        report[kind] = {"cpu_s": cpu, "cpu_s_min": min(r["cpu_s"] for r in rs),
+                        "patients_per_cpu_s": args.patients / cpu,
                         "wall_s": statistics.median(r["wall_s"] for r in rs),
                         "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                         "cpu_s_runs": [round(r["cpu_s"], 3) for r in rs]}
@@ -163,7 +167,7 @@ def main() -> None:
         r["ratio"] = r["patients_per_cpu_s"] / yard["patients_per_cpu_s"]
         pairs = [y["cpu_s"] / c["cpu_s"] for y, c in zip(runs["yardstick"], runs[kind], strict=True)]
         r["ratio_range"] = [min(pairs), max(pairs)]
-        print(f"{kind:21s}{r['cpu_s']:>8.2f}{min(r['cpu_s_runs']):>7.2f}{r['patients_per_cpu_s']:>16,.0f}"
+        print(f"{kind:21s}{r['cpu_s']:>8.2f}{r['cpu_s_min']:>7.2f}{r['patients_per_cpu_s']:>16,.0f}"
               f"{r['ratio']:>8.2f}{f'{min(pairs):.2f}-{max(pairs):.2f}':>16s}{r['wall_s']:>9.2f}"
               f"{r['peak_rss_mb']:>9.0f}")
     print(f"(median of {args.runs} alternating runs, {args.patients:,} patients, whole processes "
