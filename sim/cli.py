@@ -46,12 +46,14 @@ def _long_lived() -> Iterator[None]:
     """For what lives until the command ends (imported modules, the loaded scenario): no
     collection while it is made (imports and YAML loading made the collector walk every object
     of pandas again and again), and none of it walked by later collections (``gc.freeze``)."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         gc.freeze()
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def _overrides(patients: int | None, seed: int | None) -> dict:
