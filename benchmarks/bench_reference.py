@@ -17,7 +17,9 @@ scenario four figures are timed:
   process a patient.
 
 Reported: patients per second (median of the runs), the ratio to the yardstick, peak memory, and
-simpy events and event-log rows per patient.
+simpy events and event-log rows per patient. These are wall times of the run inside its process;
+the whole ``crcsim run`` command (imports, dashboard and exit included), in CPU time, is
+``bench_command.py``'s.
 
     python benchmarks/bench_reference.py [--patients 10000] [--runs 5] [--scenario PATH ...]
 

@@ -12,6 +12,7 @@ from sim.execution.streamed import run_to_directory
 from sim.model import events as ev
 from sim.report.dashboard import data as d
 from sim.report.dashboard.page import build_figures, render
+from sim.report.dashboard.plot_json import dumps
 from sim.scenario.loader import load_scenario
 
 #: the event types the resource, toxicity and complication panels have always been given
@@ -45,7 +46,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _figure(panels, pid: str) -> str:
-    return next(fig.to_json() for p, _, fig, _ in panels if p == pid)
+    return next(dumps(fig) for p, _, fig, _ in panels if p == pid)
 
 
 def test_small_run_reads_exactly_the_rows_the_whole_log_gave(run_dir):
@@ -98,17 +99,17 @@ def test_the_page_says_what_the_event_panels_show(bounded):
         assert scope in notes[pid], pid
     figures = {pid: fig for pid, _, fig, _ in panels}
     for pid in ("resources", "queues"):
-        assert (figures[pid].layout.xaxis3.title.text
+        assert (figures[pid].layout["xaxis3"]["title"]["text"]
                 == "week of each centre's simulation (mean over centres 0\u20132)")
     # use per centre (the mean of the three shown), read against one centre's capacity
     linac = figures["resources"].data[0]
     per_centre = d.weekly_use(bounded.strategies[0].events, "rt_fraction", centres=3)
-    assert list(linac.y) == list(per_centre["uses"])
+    assert list(linac["y"]) == list(per_centre["uses"])
     assert list(per_centre["uses"] * 3) == list(d.weekly_use(bounded.strategies[0].events,
                                                              "rt_fraction")["uses"])
     # rates over the patients shown, not over the whole run
     for pid in ("toxicity-phase", "complications"):
-        assert {n for trace in figures[pid].data for _, n in trace.customdata} == {120}, pid
+        assert {n for trace in figures[pid].data for _, n in trace["customdata"]} == {120}, pid
 
 
 def test_survival_pathway_and_rates_still_use_every_patient(run_dir, bounded):

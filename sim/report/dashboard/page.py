@@ -219,4 +219,4 @@ def write_dashboard(directories: list[Path], out: Path, title: str | None = None
     names = ", ".join(s.name for s in loaded.strategies)
     text = render(loaded, title or f"crcsim: {names}")
     atomic_write(Path(out), text)
-    return Path(out), len(text.encode("utf-8"))
+    return Path(out), Path(out).stat().st_size

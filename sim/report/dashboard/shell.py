@@ -9,12 +9,19 @@ mapping of labels to alternative figures, between which a selector above the plo
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING, TypeAlias
 
-import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-Figures = go.Figure | dict[str, go.Figure] | None
-Panel = tuple[str, str, Figures, str]
+from sim.report.dashboard.plot_json import Figure, dumps
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+#: a figure as data, or one of plotly.py's (the sweep dashboard's)
+AnyFigure: TypeAlias = "Figure | go.Figure"
+Figures: TypeAlias = "AnyFigure | dict[str, AnyFigure] | None"
+Panel: TypeAlias = "tuple[str, str, Figures, str]"
 
 #: Lazy drawing, shared by every page: plots are drawn when they come near the screen, so a page
 #: opens fast however many panels it has. A panel with alternatives (a select.fig-choice) redraws
@@ -69,9 +76,13 @@ table.stats th { border-bottom: 1px solid #ccc; }
 """
 
 
-def _json(fig: go.Figure) -> str:
+def _json(fig: AnyFigure) -> str:
     # "</" would end the script element early
-    return fig.to_json().replace("</", "<\\/")
+    return (dumps(fig) if isinstance(fig, Figure) else fig.to_json()).replace("</", "<\\/")
+
+
+def _height(fig: AnyFigure) -> int:
+    return (fig.layout.get("height") if isinstance(fig, Figure) else fig.layout.height) or 450
 
 
 def panel_html(pid: str, heading: str, fig: Figures, extra: str) -> str:
@@ -84,10 +95,11 @@ def panel_html(pid: str, heading: str, fig: Figures, extra: str) -> str:
         out.append(extra)
     if fig is None:
         return "".join(out)
-    figures = fig if isinstance(fig, dict) else {"": fig}
-    height = max(f.layout.height or 450 for f in figures.values())
+    alternatives = isinstance(fig, dict) and not isinstance(fig, Figure)
+    figures = fig if alternatives else {"": fig}
+    height = max(_height(f) for f in figures.values())
     choice = ""
-    if isinstance(fig, dict):
+    if alternatives:
         options = "".join(f"<option value='{k}'>{html.escape(label)}</option>"
                           for k, label in enumerate(figures))
         out.append(f"<label class='choice'>Show <select class='fig-choice' id='choice-{pid}' "
@@ -96,7 +108,7 @@ def panel_html(pid: str, heading: str, fig: Figures, extra: str) -> str:
     out.append(f"<div class='panel' id='panel-{pid}'><div class='lazy-plot' id='plot-{pid}'{choice} "
                f"style='min-height:{height}px'></div></div>")
     for k, one in enumerate(figures.values()):
-        suffix = f"-{k}" if isinstance(fig, dict) else ""
+        suffix = f"-{k}" if alternatives else ""
         out.append(f"<script type='application/json' id='fig-plot-{pid}{suffix}'>{_json(one)}</script>")
     return "".join(out)
 
