@@ -1,5 +1,4 @@
-"""Run a scenario: population -> per-centre simulations -> one event log. Writes no results
-(helper processes of a parallel run hand their blocks back through temporary files only).
+"""Run a scenario: population -> per-centre simulations -> one event log. Writes no results.
 
 Centres are independent, so they can run in any order or in parallel and the event log is the
 same: rows are sorted by patient and time at the end.
@@ -7,34 +6,20 @@ same: rows are sorted by patient and time at the end.
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
-import os
-import pickle
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.execution.executor import Executor
 from sim.model.centre import compile_params, simulate_centre
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
 
 Progress = Callable[[int], None]
-
-#: how helper processes start. On Linux a forked helper has the model already imported and starts
-#: at once; a spawned one first imports it (about 0.9 s, during which only this process works).
-#: Helpers only simulate, and a forked child keeps only the forking thread; a run's other threads
-#: (OpenBLAS's idle pools in numpy and scipy, Arrow's jemalloc background thread) belong to
-#: libraries that prepare for a fork. Python 3.12+ still warns that forking a process with
-#: threads can deadlock (a DeprecationWarning, hidden by default).
-#: Elsewhere fork is unsafe (macOS) or absent (Windows). Results are the same either way.
-_START_METHOD = "fork" if sys.platform == "linux" else "spawn"
-
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -134,27 +119,6 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     return population, events_frame(rows)
 
 
-def _block_task(args: tuple) -> str:
-    """A helper's block, handed back as a file in ``spool`` (its path goes through the pipe).
-
-    Sent through the pool's pipe, a block's 10 MB is read 64 kB at a time by a thread of the
-    main process that must win the GIL from the simulating main thread for every read, while
-    the helper waits on the full pipe; from a file it is one read."""
-    task, scenario, ranges, spool = args
-    result = task(scenario, ranges)
-    with tempfile.NamedTemporaryFile(dir=spool, suffix=".pickle", delete=False) as file:
-        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
-    return file.name
-
-
-def _unspool(path: str):
-    """A helper's block back from its file, which is then removed."""
-    with open(path, "rb") as file:
-        result = pickle.load(file)
-    os.unlink(path)
-    return result
-
-
 def blocks(scenario, block_patients: int | None,
            tail_patients: int = 0) -> list[list[tuple[int, int, int]]]:
     """The run's centres in consecutive groups of at least ``block_patients`` patients (all in
@@ -188,55 +152,26 @@ def iter_blocks(
     """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
     default the block's (population, events).
 
-    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks (``task``
-    must then be a module's function); the result is identical, because every centre draws only
-    from its own patients' streams.
+    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks in
+    :meth:`Executor.ordered` (``task`` must then be a module's function); the result is identical,
+    because every centre draws only from its own patients' streams.
     """
     tail = 2 * workers * block_patients if workers > 1 and block_patients else 0
     groups = blocks(scenario, block_patients, tail)
     compiled = compile_params(scenario)
-    if workers <= 1 or len(groups) == 1:
-        results = (task(scenario, group, compiled) for group in groups)
-    else:
-        results = _shared_blocks(scenario, groups, workers, task, compiled)
-    for group, result in zip(groups, results, strict=True):
-        if progress is not None:
-            progress(group[-1][2] - group[0][1])
-        yield result
+    sizes = [group[-1][2] - group[0][1] for group in groups]
 
+    def local(group: list[tuple[int, int, int]]) -> Any:  # with the parameters compiled once
+        return task(scenario, group, compiled)
 
-def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compiled) -> Iterator:
-    """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
-
-    This process takes the next block itself whenever the one it must hand on is not ready: it
-    needs no start-up and keeps the machine's cores busy while the consumer writes. At most
-    ``4 * workers`` largest blocks' worth of patients are begun and not yet handed on, so a run
-    of any size keeps a bounded number of patients in memory (counted in patients, not blocks:
-    when the small final blocks begin, this process can go on through several of them while a
-    helper ends a large one).
-    """
-    starts = [group[0][1] for group in groups] + [groups[-1][-1][2]]  # patient bounds of blocks
-    window = 4 * workers * max(b - a for a, b in itertools.pairwise(starts))
-    context = multiprocessing.get_context(_START_METHOD)
-    with (tempfile.TemporaryDirectory(prefix="crcsim-blocks-") as spool,
-          ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool):
-        futures: dict = {}
-        done: dict = {}
-        begun = 0
-        for i in range(len(groups)):
-            while i not in done:
-                while (begun < len(groups) and starts[begun] - starts[i] < window
-                       and len(futures) < 2 * (workers - 1)):
-                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun], spool))
-                    begun += 1
-                if i in futures and futures[i].done():
-                    done[i] = _unspool(futures.pop(i).result())
-                elif begun < len(groups) and starts[begun] - starts[i] < window:
-                    done[begun] = task(scenario, groups[begun], compiled)
-                    begun += 1
-                else:
-                    done[i] = _unspool(futures.pop(i).result())
-            yield done.pop(i)
+    # helpers fork (on Linux): they start at once, with the model imported
+    parallel = workers if workers > 1 and len(groups) > 1 else 1
+    with Executor("processes", parallel, start="fork", with_caller=True) as executor:
+        results = executor.ordered(partial(task, scenario), groups, sizes, local)
+        for size, result in zip(sizes, results, strict=True):
+            if progress is not None:
+                progress(size)
+            yield result
 
 
 def run_scenario(
