@@ -20,12 +20,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy import stats
+
+if TYPE_CHECKING:
+    from sim.execution.runner import SimulationResult
+    from sim.scenario.loader import Scenario
 
 LANDMARKS = (12, 24, 36)
 RMST_HORIZONS = (36, 60)
@@ -143,8 +148,8 @@ class ArmRun:
     """One arm in one replication: what ``crcsim run`` would have produced."""
 
     replication: int
-    scenario: object
-    result: object
+    scenario: Scenario
+    result: SimulationResult
     patients: pd.DataFrame
     summary: dict
 
@@ -259,9 +264,9 @@ def draw_overrides(scenarios: list, replication: int, seed: int) -> list[dict]:
     import zlib
 
     posterior = None
-    files = {posterior_file(s) for s in scenarios} - {None}
+    files = sorted({f for s in scenarios if (f := posterior_file(s)) is not None})
     if files:
-        posterior = pd.read_parquet(sorted(files)[0])
+        posterior = pd.read_parquet(files[0])
     shared: dict[str, float] = {}
     if posterior is not None and len(posterior):
         row = posterior.iloc[replication % len(posterior)]

@@ -15,20 +15,24 @@ import numpy as np
 import pandas as pd
 
 from sim.execution.executor import Executor
-from sim.model.centre import compile_params, simulate_centre
+from sim.model.centre import CompiledParams, compile_params, simulate_centre
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
+from sim.scenario.loader import Scenario
 
 Progress = Callable[[int], None]
+#: consecutive centres: (centre, first patient, last patient + 1) each
+Ranges = list[tuple[int, int, int]]
+
 
 @dataclass(frozen=True)
 class SimulationResult:
-    scenario: object
+    scenario: Scenario
     population: pd.DataFrame
     events: pd.DataFrame
 
 
-def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
+def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> dict[str, list[Any]]:
     disease = scenario.parameters.disease
     flags = covariate_flags(pop)
     prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios, pop)
@@ -73,13 +77,13 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
     }
 
 
-def centre_ranges(scenario) -> list[tuple[int, int, int]]:
+def centre_ranges(scenario: Scenario) -> Ranges:
     """(centre, first patient, last patient + 1) for every centre of the run."""
     size, n = scenario.run.centre_size, scenario.run.patients
     return [(c, s, min(s + size, n)) for c, s in enumerate(range(0, n, size))]
 
 
-def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.DataFrame:
+def _with_centres(pop: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
     """The population with each patient's centre (second column)."""
     pop = pop.reset_index(drop=True)
     centre = np.repeat(np.array([c for c, _, _ in ranges], dtype=np.int64),
@@ -88,13 +92,14 @@ def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.D
     return pop
 
 
-def _slice_inputs(inputs: dict, start: int, stop: int) -> dict:
+def _slice_inputs(inputs: dict[str, list[Any]], start: int, stop: int) -> dict[str, list[Any]]:
     return {k: v[start:stop] for k, v in inputs.items()}
 
 
 def run_centre(
-    scenario, centre: int, start: int, stop: int, compiled=None, population=None
-) -> tuple[pd.DataFrame, list]:
+    scenario: Scenario, centre: int, start: int, stop: int, compiled: CompiledParams | None = None,
+    population: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[Any]]:
     """Population and flat event log of one centre."""
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
@@ -103,8 +108,8 @@ def run_centre(
     return pop, rows
 
 
-def simulate_block(scenario, ranges: list[tuple[int, int, int]],
-                   compiled=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_block(scenario: Scenario, ranges: Ranges,
+                   compiled: CompiledParams | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Population and event log of consecutive centres (the unit of parallel and chunked work).
 
     The block's model inputs are built once, in whole columns, and sliced per centre."""
@@ -112,15 +117,14 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     first, last = ranges[0][1], ranges[-1][2]
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
-    rows: list = []
+    rows: list[Any] = []
     for centre, start, stop in ranges:
         rows.extend(simulate_centre(scenario, compiled, centre,
                                     _slice_inputs(inputs, start - first, stop - first)))
     return population, events_frame(rows)
 
 
-def blocks(scenario, block_patients: int | None,
-           tail_patients: int = 0) -> list[list[tuple[int, int, int]]]:
+def blocks(scenario: Scenario, block_patients: int | None, tail_patients: int = 0) -> list[Ranges]:
     """The run's centres in consecutive groups of at least ``block_patients`` patients (all in
     one group if None); the last ``tail_patients`` patients in groups of an eighth of that size.
 
@@ -133,7 +137,7 @@ def blocks(scenario, block_patients: int | None,
         return [ranges]
     tail_start = scenario.run.patients - tail_patients
     small = max(1, block_patients // 8)
-    groups: list[list[tuple[int, int, int]]] = [[]]
+    groups: list[Ranges] = [[]]
     for r in ranges:
         group = groups[-1]
         if group:
@@ -146,9 +150,9 @@ def blocks(scenario, block_patients: int | None,
 
 
 def iter_blocks(
-    scenario, block_patients: int | None, workers: int = 1, progress: Progress | None = None,
-    task: Callable = simulate_block,
-) -> Iterator:
+    scenario: Scenario, block_patients: int | None, workers: int = 1,
+    progress: Progress | None = None, task: Callable[..., Any] = simulate_block,
+) -> Iterator[Any]:
     """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
     default the block's (population, events).
 
@@ -161,7 +165,7 @@ def iter_blocks(
     compiled = compile_params(scenario)
     sizes = [group[-1][2] - group[0][1] for group in groups]
 
-    def local(group: list[tuple[int, int, int]]) -> Any:  # with the parameters compiled once
+    def local(group: Ranges) -> Any:  # with the parameters compiled once
         return task(scenario, group, compiled)
 
     # helpers fork (on Linux): they start at once, with the model imported
@@ -175,7 +179,7 @@ def iter_blocks(
 
 
 def run_scenario(
-    scenario, progress: Progress | None = None, workers: int = 1
+    scenario: Scenario, progress: Progress | None = None, workers: int = 1
 ) -> SimulationResult:
     """Simulate every patient of the scenario; ``progress(n)`` is told of finished patients.
 
