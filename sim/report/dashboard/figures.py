@@ -8,7 +8,10 @@ is shown.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -19,7 +22,8 @@ SYMBOLS = {
     "death": "square", "immunotherapy dose": "star", "regional liver therapy": "hexagon",
     "MDT": "circle-open", "end of follow-up": "line-ew-open",
 }
-LAYOUT = {"template": "plotly_white", "font": {"size": 13}, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+LAYOUT: dict[str, Any] = {"template": "plotly_white", "font": {"size": 13},
+                          "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 
 
 def colour(i: int) -> str:
@@ -110,13 +114,14 @@ def rates_figure(rates: dict[str, dict[str, dict]], title: str, xaxis: str) -> g
     return fig
 
 
-def swimmer_figure(rows: dict[str, object]) -> go.Figure:
+def swimmer_figure(rows: dict[str, pd.DataFrame]) -> go.Figure:
     """A sample of patients' timelines: what happened to whom and when."""
     fig = go.Figure()
     shown_legend = set()
     for i, (name, frame) in enumerate(rows.items()):
         labels = {pid: f"{name[:18]} #{pid}" for pid in sorted(frame["patient_id"].unique())}
         for (what, pathway), g in frame.groupby(["what", "pathway"], sort=True):
+            what = str(what)
             fig.add_trace(go.Scatter(
                 x=g["months"], y=g["patient_id"].map(labels), mode="markers", name=what,
                 legendgroup=what, showlegend=what not in shown_legend,
@@ -133,7 +138,7 @@ def swimmer_figure(rows: dict[str, object]) -> go.Figure:
     return fig
 
 
-def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, float],
+def resources_figure(weekly: dict[str, dict[str, pd.DataFrame]], capacity: dict[str, float],
                      centres: str = "all centres") -> go.Figure:
     """Use of the linac, theatre and MDT per week and per centre (the mean over ``centres``),
     against the weekly capacity of one centre."""
@@ -162,7 +167,7 @@ def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, f
     return fig
 
 
-def queues_figure(queues: dict[str, dict[str, object]], centres: str = "all centres") -> go.Figure:
+def queues_figure(queues: dict[str, dict[str, pd.DataFrame]], centres: str = "all centres") -> go.Figure:
     """Mean number of patients waiting for the linac, an operation and an MDT place, per week and
     per centre (the mean over ``centres``)."""
     names = ["linac", "theatre", "MDT"]

@@ -9,11 +9,12 @@ mapping of labels to alternative figures, between which a selector above the plo
 from __future__ import annotations
 
 import html
+from typing import TypeAlias
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-Figures = go.Figure | dict[str, go.Figure] | None
+Figures: TypeAlias = go.Figure | dict[str, go.Figure] | None
 Panel = tuple[str, str, Figures, str]
 
 #: Lazy drawing, shared by every page: plots are drawn when they come near the screen, so a page
