@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -194,8 +195,10 @@ def screen(scenario: Path, candidates: int, seed: int | None, json_path: Path | 
     report = run_screen(loaded, candidates)
     table = Table(title=f"{report['scenario']}: eligibility of {report['candidates']:,} candidates "
                         f"(seed {report['seed']})")
-    for name, justify in (("criterion", "left"), ("rule", "left"), ("failing it", "right"),
-                          ("excluded in order", "right"), ("remaining", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("criterion", "left"), ("rule", "left"), ("failing it", "right"),
+        ("excluded in order", "right"), ("remaining", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     table.add_row("source population", "", "", "", f"{report['candidates']:,}")
     for r in report["criteria"]:
@@ -301,7 +304,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int |
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=err, disable=quiet, transient=False,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

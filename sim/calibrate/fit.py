@@ -185,7 +185,7 @@ def _regularise(cov: np.ndarray) -> np.ndarray:
 
 def abc_mcmc(cal, runner: Runner, z_known: np.ndarray, dev_known: np.ndarray, tolerance: float,
              chains: int, steps: int, rng: np.random.Generator, progress: Progress | None = None
-             ) -> tuple[np.ndarray, dict, list[dict]]:
+             ) -> tuple[np.ndarray, dict, list[dict], list[dict]]:
     """ABC Markov chain Monte Carlo (Marjoram et al. 2003) with a fixed tolerance.
 
     The target is the prior restricted to the sets whose deviance is within ``tolerance``. Each
@@ -196,7 +196,8 @@ def abc_mcmc(cal, runner: Runner, z_known: np.ndarray, dev_known: np.ndarray, to
     from distinct sets already evaluated inside the tolerance and run side by side, one batch of
     proposals per step, so they use every worker. The covariance is re-estimated from the chains
     halfway; the second half of every chain is the sample.
-    Returns the kept states (z), diagnostics (acceptance, R-hat, effective size) and the records.
+    Returns the kept states (z), diagnostics (acceptance, R-hat, effective size), the log and the
+    records.
     """
     dim = z_known.shape[1]
     inside = np.flatnonzero(np.isfinite(dev_known) & (dev_known <= tolerance))
@@ -260,7 +261,7 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     spec = cal.spec.method
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(77,)))
     dim = len(cal.names)
-    timings = {}
+    timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
     u = qmc.LatinHypercube(d=dim, seed=np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(78,)))
@@ -286,7 +287,7 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
     components: list[tuple[np.ndarray, np.ndarray]] = []
     n_prior, per = spec.initial_samples, spec.uncertainty.samples_per_iteration
     sample_z, sample_dev = z0.copy(), dev0.copy()
-    imis_log = []
+    imis_log: list[dict[str, object]] = []  # per iteration, then the final weights
     for it in range(spec.uncertainty.iterations):
         log_w = _log_weights(sample_z, sample_dev, cal, components, n_prior, per)
         w, ess = _ess(log_w)
@@ -325,7 +326,8 @@ def fit(cal, runner: Runner, seed: int, progress: Progress | None = None) -> Fit
         dev = np.concatenate([dev, [deviance_of(r) for tr in polished for r in tr]])
         timings["polish_s"] = time.perf_counter() - t0
 
-    posterior_method, local_log = "IMIS", []
+    posterior_method = "IMIS"
+    local_log: list[dict] = []
     if spec.uncertainty.posterior == "abc-mcmc":
         # IMIS explores; the posterior itself is sampled around the polished best fit, where the
         # exploration's proposals were never centred

@@ -144,7 +144,7 @@ class Calibration:
 
 def _resolve_param(scenario, path: str) -> Param:
     node = scenario
-    walked = []
+    walked: list[str] = []
     for part in path.split("."):
         if isinstance(node, dict):
             if part not in node:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,10 @@ from sim.outcomes.metrics import (
     rmst_name,
 )
 from sim.outcomes.survival import kaplan_meier
+
+if TYPE_CHECKING:
+    from sim.execution.runner import SimulationResult
+    from sim.scenario.loader import Scenario
 
 #: the rates compared, by the patient-table column each averages
 RATE_COLUMNS = {m.name: m.source for m in VOCABULARY.values() if m.kind == "rate"}
@@ -144,8 +149,8 @@ class ArmRun:
     """One arm in one replication: what ``crcsim run`` would have produced."""
 
     replication: int
-    scenario: object
-    result: object
+    scenario: Scenario
+    result: SimulationResult
     patients: pd.DataFrame
     summary: dict
 
@@ -260,9 +265,9 @@ def draw_overrides(scenarios: list, replication: int, seed: int) -> list[dict]:
     import zlib
 
     posterior = None
-    files = {posterior_file(s) for s in scenarios} - {None}
+    files = sorted({f for s in scenarios if (f := posterior_file(s)) is not None})
     if files:
-        posterior = pd.read_parquet(sorted(files)[0])
+        posterior = pd.read_parquet(files[0])
     shared: dict[str, float] = {}
     if posterior is not None and len(posterior):
         row = posterior.iloc[replication % len(posterior)]

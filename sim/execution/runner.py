@@ -1,5 +1,4 @@
-"""Run a scenario: population -> per-centre simulations -> one event log. Writes no results
-(helper processes of a parallel run hand their blocks back through temporary files only).
+"""Run a scenario: population -> per-centre simulations -> one event log. Writes no results.
 
 Centres are independent, so they can run in any order or in parallel and the event log is the
 same: rows are sorted by patient and time at the end.
@@ -7,43 +6,33 @@ same: rows are sorted by patient and time at the end.
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
-import os
-import pickle
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.model.centre import compile_params, simulate_centre
+from sim.execution.executor import Executor
+from sim.model.centre import CompiledParams, compile_params, simulate_centre
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
+from sim.scenario.loader import Scenario
 
 Progress = Callable[[int], None]
-
-#: how helper processes start. On Linux a forked helper has the model already imported and starts
-#: at once; a spawned one first imports it (about 0.9 s, during which only this process works).
-#: Helpers only simulate, and a forked child keeps only the forking thread; a run's other threads
-#: (OpenBLAS's idle pools in numpy and scipy, Arrow's jemalloc background thread) belong to
-#: libraries that prepare for a fork. Python 3.12+ still warns that forking a process with
-#: threads can deadlock (a DeprecationWarning, hidden by default).
-#: Elsewhere fork is unsafe (macOS) or absent (Windows). Results are the same either way.
-_START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+#: consecutive centres: (centre, first patient, last patient + 1) each
+Ranges = list[tuple[int, int, int]]
 
 
 @dataclass(frozen=True)
 class SimulationResult:
-    scenario: object
+    scenario: Scenario
     population: pd.DataFrame
     events: pd.DataFrame
 
 
-def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
+def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> dict[str, list[Any]]:
     disease = scenario.parameters.disease
     flags = covariate_flags(pop)
     prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios, pop)
@@ -88,13 +77,13 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
     }
 
 
-def centre_ranges(scenario) -> list[tuple[int, int, int]]:
+def centre_ranges(scenario: Scenario) -> Ranges:
     """(centre, first patient, last patient + 1) for every centre of the run."""
     size, n = scenario.run.centre_size, scenario.run.patients
     return [(c, s, min(s + size, n)) for c, s in enumerate(range(0, n, size))]
 
 
-def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.DataFrame:
+def _with_centres(pop: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
     """The population with each patient's centre (second column)."""
     pop = pop.reset_index(drop=True)
     centre = np.repeat(np.array([c for c, _, _ in ranges], dtype=np.int64),
@@ -103,13 +92,14 @@ def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.D
     return pop
 
 
-def _slice_inputs(inputs: dict, start: int, stop: int) -> dict:
+def _slice_inputs(inputs: dict[str, list[Any]], start: int, stop: int) -> dict[str, list[Any]]:
     return {k: v[start:stop] for k, v in inputs.items()}
 
 
 def run_centre(
-    scenario, centre: int, start: int, stop: int, compiled=None, population=None
-) -> tuple[pd.DataFrame, list]:
+    scenario: Scenario, centre: int, start: int, stop: int, compiled: CompiledParams | None = None,
+    population: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, list[Any]]:
     """Population and flat event log of one centre."""
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
@@ -118,8 +108,8 @@ def run_centre(
     return pop, rows
 
 
-def simulate_block(scenario, ranges: list[tuple[int, int, int]],
-                   compiled=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate_block(scenario: Scenario, ranges: Ranges,
+                   compiled: CompiledParams | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Population and event log of consecutive centres (the unit of parallel and chunked work).
 
     The block's model inputs are built once, in whole columns, and sliced per centre."""
@@ -127,36 +117,14 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     first, last = ranges[0][1], ranges[-1][2]
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
-    rows: list = []
+    rows: list[Any] = []
     for centre, start, stop in ranges:
         rows.extend(simulate_centre(scenario, compiled, centre,
                                     _slice_inputs(inputs, start - first, stop - first)))
     return population, events_frame(rows)
 
 
-def _block_task(args: tuple) -> str:
-    """A helper's block, handed back as a file in ``spool`` (its path goes through the pipe).
-
-    Sent through the pool's pipe, a block's 10 MB is read 64 kB at a time by a thread of the
-    main process that must win the GIL from the simulating main thread for every read, while
-    the helper waits on the full pipe; from a file it is one read."""
-    task, scenario, ranges, spool = args
-    result = task(scenario, ranges)
-    with tempfile.NamedTemporaryFile(dir=spool, suffix=".pickle", delete=False) as file:
-        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
-    return file.name
-
-
-def _unspool(path: str):
-    """A helper's block back from its file, which is then removed."""
-    with open(path, "rb") as file:
-        result = pickle.load(file)
-    os.unlink(path)
-    return result
-
-
-def blocks(scenario, block_patients: int | None,
-           tail_patients: int = 0) -> list[list[tuple[int, int, int]]]:
+def blocks(scenario: Scenario, block_patients: int | None, tail_patients: int = 0) -> list[Ranges]:
     """The run's centres in consecutive groups of at least ``block_patients`` patients (all in
     one group if None); the last ``tail_patients`` patients in groups of an eighth of that size.
 
@@ -169,7 +137,7 @@ def blocks(scenario, block_patients: int | None,
         return [ranges]
     tail_start = scenario.run.patients - tail_patients
     small = max(1, block_patients // 8)
-    groups: list[list[tuple[int, int, int]]] = [[]]
+    groups: list[Ranges] = [[]]
     for r in ranges:
         group = groups[-1]
         if group:
@@ -182,65 +150,36 @@ def blocks(scenario, block_patients: int | None,
 
 
 def iter_blocks(
-    scenario, block_patients: int | None, workers: int = 1, progress: Progress | None = None,
-    task: Callable = simulate_block,
-) -> Iterator:
+    scenario: Scenario, block_patients: int | None, workers: int = 1,
+    progress: Progress | None = None, task: Callable[..., Any] = simulate_block,
+) -> Iterator[Any]:
     """``task(scenario, ranges, compiled)`` of each block of centres, in patient order; by
     default the block's (population, events).
 
-    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks (``task``
-    must then be a module's function); the result is identical, because every centre draws only
-    from its own patients' streams.
+    With ``workers`` > 1, ``workers - 1`` helper processes and this one share the blocks in
+    :meth:`Executor.ordered` (``task`` must then be a module's function); the result is identical,
+    because every centre draws only from its own patients' streams.
     """
     tail = 2 * workers * block_patients if workers > 1 and block_patients else 0
     groups = blocks(scenario, block_patients, tail)
     compiled = compile_params(scenario)
-    if workers <= 1 or len(groups) == 1:
-        results = (task(scenario, group, compiled) for group in groups)
-    else:
-        results = _shared_blocks(scenario, groups, workers, task, compiled)
-    for group, result in zip(groups, results, strict=True):
-        if progress is not None:
-            progress(group[-1][2] - group[0][1])
-        yield result
+    sizes = [group[-1][2] - group[0][1] for group in groups]
 
+    def local(group: Ranges) -> Any:  # with the parameters compiled once
+        return task(scenario, group, compiled)
 
-def _shared_blocks(scenario, groups: list, workers: int, task: Callable, compiled) -> Iterator:
-    """The blocks' results in order, computed by ``workers - 1`` helper processes and this one.
-
-    This process takes the next block itself whenever the one it must hand on is not ready: it
-    needs no start-up and keeps the machine's cores busy while the consumer writes. At most
-    ``4 * workers`` largest blocks' worth of patients are begun and not yet handed on, so a run
-    of any size keeps a bounded number of patients in memory (counted in patients, not blocks:
-    when the small final blocks begin, this process can go on through several of them while a
-    helper ends a large one).
-    """
-    starts = [group[0][1] for group in groups] + [groups[-1][-1][2]]  # patient bounds of blocks
-    window = 4 * workers * max(b - a for a, b in itertools.pairwise(starts))
-    context = multiprocessing.get_context(_START_METHOD)
-    with (tempfile.TemporaryDirectory(prefix="crcsim-blocks-") as spool,
-          ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool):
-        futures: dict = {}
-        done: dict = {}
-        begun = 0
-        for i in range(len(groups)):
-            while i not in done:
-                while (begun < len(groups) and starts[begun] - starts[i] < window
-                       and len(futures) < 2 * (workers - 1)):
-                    futures[begun] = pool.submit(_block_task, (task, scenario, groups[begun], spool))
-                    begun += 1
-                if i in futures and futures[i].done():
-                    done[i] = _unspool(futures.pop(i).result())
-                elif begun < len(groups) and starts[begun] - starts[i] < window:
-                    done[begun] = task(scenario, groups[begun], compiled)
-                    begun += 1
-                else:
-                    done[i] = _unspool(futures.pop(i).result())
-            yield done.pop(i)
+    # helpers fork (on Linux): they start at once, with the model imported
+    parallel = workers if workers > 1 and len(groups) > 1 else 1
+    with Executor("processes", parallel, start="fork", with_caller=True) as executor:
+        results = executor.ordered(partial(task, scenario), groups, sizes, local)
+        for size, result in zip(sizes, results, strict=True):
+            if progress is not None:
+                progress(size)
+            yield result
 
 
 def run_scenario(
-    scenario, progress: Progress | None = None, workers: int = 1
+    scenario: Scenario, progress: Progress | None = None, workers: int = 1
 ) -> SimulationResult:
     """Simulate every patient of the scenario; ``progress(n)`` is told of finished patients.
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from sim.execution.executor import usable_cores
-from sim.execution.runner import Progress, iter_blocks, simulate_block
+from sim.execution.runner import Progress, Ranges, iter_blocks, simulate_block
 from sim.io.results import ResultsWriter, manifest
-from sim.outcomes.resources import combine_records, resource_records, resource_summary
+from sim.model.centre import CompiledParams
+from sim.outcomes.resources import ResourceUse, combine_records, resource_records, resource_summary
 from sim.outcomes.summary import SUMMARY_COLUMNS, patient_table_of, summary_of
+from sim.scenario.loader import Scenario
 
 #: patients per block: about 50 MB of event log in memory at a time
 BLOCK_PATIENTS = 20_000
@@ -39,7 +41,9 @@ def block_size(patients: int, workers: int, largest: int = BLOCK_PATIENTS) -> in
     return max(1, min(largest, -(-patients // (8 * workers)) if workers > 1 else largest))
 
 
-def analysed_block(scenario, ranges: list[tuple[int, int, int]], compiled=None):
+def analysed_block(
+    scenario: Scenario, ranges: Ranges, compiled: CompiledParams | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, ResourceUse]]:
     """A block's event log, patient table and resource use: with workers, all of it is done in
     the worker, and the writer only writes."""
     population, events = simulate_block(scenario, ranges, compiled)
@@ -48,7 +52,7 @@ def analysed_block(scenario, ranges: list[tuple[int, int, int]], compiled=None):
 
 
 def run_to_directory(
-    scenario, scenario_path: str, out_dir: Path, *, force: bool = False, workers: int = 1,
+    scenario: Scenario, scenario_path: str, out_dir: Path, *, force: bool = False, workers: int = 1,
     progress: Progress | None = None, block_patients: int | None = None,
 ) -> tuple[dict, float]:
     """Simulate the scenario into the results directory ``out_dir``; returns (summary, wall s)."""

@@ -248,6 +248,8 @@ def covariate_hazard_ratio(flags: dict[str, np.ndarray], ratios: dict,
         if name in flags:
             has = flags[name]
         else:
+            if df is None:
+                raise ValueError(f"the covariate {name!r} is read from the population's attributes")
             attribute, value = name.split("=", 1)
             has = (df[attribute].astype(str) == value).to_numpy()
         hr = np.where(has, hr * ratio.value, hr)

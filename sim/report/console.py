@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from sim.outcomes.metrics import DEPENDENCE_METRICS, ENDPOINTS, VOCABULARY, hr_name
@@ -13,8 +13,10 @@ from sim.outcomes.metrics import DEPENDENCE_METRICS, ENDPOINTS, VOCABULARY, hr_n
 
 def print_targets(out: Console, rows: list[dict], title: str) -> None:
     table = Table(title=title)
-    for name, justify in (("target", "left"), ("fitted", "left"), ("published (95% CI)", "right"),
-                          ("simulated (MC 95% CI)", "right"), ("inside", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("target", "left"), ("fitted", "left"), ("published (95% CI)", "right"),
+        ("simulated (MC 95% CI)", "right"), ("inside", "left"))
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for r in rows:
         lo, hi = r["published_ci95"]

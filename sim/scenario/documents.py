@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sim.errors import InputError
 
@@ -132,7 +133,7 @@ def _unwrap(ann: Any, loc: tuple, part: Any) -> Any:
     return ann
 
 
-def _expected(err: dict, loc: tuple, root: type[BaseModel]) -> str:
+def _expected(err: ErrorDetails, loc: tuple, root: type[BaseModel]) -> str:
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
     shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
     if kind == "extra_forbidden":

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.outcomes.metrics import VOCABULARY, Metric
-from sim.sweep.spec import Sweep, Threshold
+from sim.sweep.spec import GlobalSensitivity, Sweep, Threshold
 
 
 def _values(table: pd.DataFrame, output: str, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +47,8 @@ def tornado(sweep: Sweep, table: pd.DataFrame, points: int,
         value, se = _values(table, output, points)
         if not np.isfinite(value[0]):
             continue
-        bars, number = [], 1
+        bars: list[dict] = []
+        number = 1
         for v in sweep.varied():
             levels = v.levels()
             vals = value[number:number + len(levels)]
@@ -78,7 +79,7 @@ def grid(sweep: Sweep, table: pd.DataFrame, points: int) -> dict:
     """Every output over the grid, in the order of ``itertools.product`` of the levels."""
     params = sweep.varied()
     design = sweep.design_points()
-    block = {"parameters": [v.path for v in params], "levels": [v.levels() for v in params],
+    block: dict = {"parameters": [v.path for v in params], "levels": [v.levels() for v in params],
              "points": [[p[v.path] for v in params] for p in design], "outputs": {}}
     for output in sweep.output_names():
         value, se = _values(table, output, points)
@@ -134,7 +135,7 @@ def psa(sweep: Sweep, table: pd.DataFrame, points: int, top: int = 8) -> dict:
 
 
 def _drivers(drawn: pd.DataFrame, y: np.ndarray, top: int) -> list[dict]:
-    found = []
+    found: list[dict] = []
     for name in drawn.columns:
         x = drawn[name].to_numpy(dtype=float)
         if not np.isfinite(x).all() or np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -171,6 +172,7 @@ def salib_indices(sweep: Sweep, table: pd.DataFrame, points: int, design: np.nda
 
     problem = salib_problem(sweep)
     analysis = sweep.spec.analysis
+    assert isinstance(analysis, GlobalSensitivity)
     out: dict = {}
     for output in sweep.output_names():
         y, se = _values(table, output, points)

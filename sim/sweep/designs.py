@@ -115,6 +115,7 @@ def psa_points(sweep: Sweep) -> list[dict]:
                 row = table.iloc[int(_stream(seed, d, file).integers(len(table)))]
                 point[arm].update({f"{c}.value": float(row[c]) for c in table.columns if c != "draw"})
             for path, param in drawn[arm].items():
+                assert param.uncertainty is not None  # psa_paths keeps uncertain parameters only
                 value = param.uncertainty.sample(_stream(seed, d, path), param.value)
                 point[arm][f"{path}.value"] = float(value)
         points.append(point)

@@ -101,7 +101,7 @@ def evaluate_point(task: dict) -> dict:
                 paired = (reps[m] - ref_reps[m]
                           if reps[m] is not None and ref_reps[m] is not None else None)
                 mc_se[name], replicates[name] = standard_error(paired), paired
-    out = {"outputs": {k: (None if isinstance(v, float) and math.isnan(v) else v)
+    out: dict[str, dict] = {"outputs": {k: (None if isinstance(v, float) and math.isnan(v) else v)
                        for k, v in outputs.items()},
            "mc_se": {k: (None if math.isnan(v) else v) for k, v in mc_se.items()}}
     if task.get("keep_replicates"):

@@ -51,7 +51,7 @@ class _Points:
         self.sweep, self.store, self.executor, self.progress = sweep, store, executor, progress
         self.arm_fingerprints = _arm_fingerprints(sweep)
         self.fingerprint = _fingerprint(self.arm_fingerprints)
-        self.done = store.finished() if resume else {}
+        self.done: dict[str, dict | None] = dict(store.finished()) if resume else {}  # None: failed
         self.count = 0
         self.finished = 0
         self.expected = 0
@@ -147,6 +147,7 @@ def run_sweep(path: str | Path, out_dir: Path, backend: str = "processes", worke
     elif kind == "psa":
         summary["psa"] = analyses.psa(sweep, table, points_total)
     elif kind in ("sobol", "morris"):
+        assert design is not None  # drawn above for these analyses
         summary[kind] = analyses.salib_indices(sweep, table, points_total, design)
     atomic_write_with(out_dir / "results.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     atomic_write(out_dir / "summary.json", json.dumps(summary, indent=2, default=_json) + "\n")
@@ -182,6 +183,7 @@ def _threshold(sweep: Sweep, runner: _Points) -> dict:
             s = r["mc_se"].get(output) if r else None
             evaluated.append((x, math.nan if y is None else y, math.nan if s is None else s))
 
+    assert v.low is not None and v.high is not None  # a Bounded parameter
     runner.expected = analysis.initial_points + analysis.max_rounds * analysis.points_per_round
     evaluate([float(x) for x in np.linspace(v.low, v.high, analysis.initial_points)])
     rounds = 0

@@ -61,7 +61,10 @@ class Varied(_Frozen):
         return self
 
     def levels(self) -> list[float]:
-        return list(self.values) if self.values is not None else [self.low, self.high]
+        if self.values is not None:
+            return list(self.values)
+        assert self.low is not None and self.high is not None  # one or the other, as _range checks
+        return [self.low, self.high]
 
 
 class Bounded(Varied):
@@ -171,6 +174,11 @@ class SweepSpec(_Frozen):
     def reference_arm(self) -> str | None:
         return None if self.arms is None else (self.reference or next(iter(self.arms)))
 
+    def scenario_file(self) -> str:
+        """The one scenario of a sweep without arms."""
+        assert self.scenario is not None  # a scenario or arms, as _arms checks
+        return self.scenario
+
 
 class Sweep:
     """A checked sweep: its arms' scenarios resolved; every varied path a parameter or a number of
@@ -178,7 +186,7 @@ class Sweep:
 
     def __init__(self, spec: SweepSpec, path: Path) -> None:
         self.spec, self.path = spec, path
-        files = spec.arms if spec.arms is not None else {"": spec.scenario}
+        files = spec.arms if spec.arms is not None else {"": spec.scenario_file()}
         self.arm_paths = {arm: (path.parent / f).resolve() for arm, f in files.items()}
         self.comparison = spec.arms is not None
         #: per arm, the raw scenario (extends resolved) and its origins, as load_scenario reads it

@@ -111,7 +111,8 @@ def _event_scope(strategies: list[d.Strategy]) -> tuple[str, str]:
     scopes = {s.scope for s in strategies}
     if scopes == {None}:
         return "all centres", ""
-    label = next(iter(scopes)).centres if len(scopes) == 1 else "centres as noted above"
+    only = next(iter(scopes))
+    label = only.centres if len(scopes) == 1 and only is not None else "centres as noted above"
     shown = "; ".join(f"{s.name}: {s.scope or 'all patients'}" if len(strategies) > 1
                       else str(s.scope) for s in strategies)
     return label, (f"<p class='note'>From the event log of {html.escape(shown)} only: the whole "
@@ -139,7 +140,7 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
     panels.append(("toxicity", "4. Toxicity and complications", f.rates_figure(
         tox, "Grade 3-4 toxicity by type (preoperative phases), with 95% intervals",
         "CTCAE type"), ""))
-    by_phase = {}
+    by_phase: dict[str, dict[str, dict]] = {}
     for s in strategies:
         frame = d.toxicity_by_phase(s.events, s.panel_patients)
         by_phase[s.name] = {f"{r.type} ({r.phase})": {"rate": r.rate, "low": r.low, "high": r.high,
@@ -147,10 +148,10 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
                             for r in frame.itertuples()}
     panels.append(("toxicity-phase", "", f.rates_figure(
         by_phase, "Grade 3-4 toxicity by type and phase, with 95% intervals", "type (phase)"), scope_note))
-    comps = {}
+    comps: dict[str, dict[str, dict]] = {}
     for s in strategies:
         frame = d.complications_by_type(s.events, s.panel_patients)
-        comps[s.name] = {r.type.replace("_", " "): {"rate": r.rate, "low": r.low, "high": r.high,
+        comps[s.name] = {str(r.type).replace("_", " "): {"rate": r.rate, "low": r.low, "high": r.high,
                                                      "count": r.count, "n": r.n}
                          for r in frame.itertuples()}
     panels.append(("complications", "", f.rates_figure(

@@ -7,6 +7,7 @@ the rule that every axis says its unit follow :mod:`sim.report.dashboard.figures
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -48,7 +49,7 @@ def _note(fig: go.Figure, text: str) -> None:
     fig.update_layout(title_subtitle_text=f"{old}<br>{text}" if old else text)
 
 
-def _finite(x) -> bool:
+def _finite(x: float | None) -> TypeGuard[float]:
     return x is not None and math.isfinite(x)
 
 

@@ -41,7 +41,7 @@ def _read(path: Path) -> dict | None:
 def is_sweep_directory(path: Path) -> bool:
     """Whether ``path`` holds a sweep's results (its summary.json names an analysis)."""
     data = _read(Path(path)) if Path(path).is_dir() else None
-    return bool(data) and "analysis" in data
+    return data is not None and "analysis" in data
 
 
 def load_summary(result_dir: Path) -> dict:
