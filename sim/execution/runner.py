@@ -20,9 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.execution.gc_pause import gc_paused
 from sim.model.centre import compile_params, simulate_centre
+from sim.model.inputs import PatientAttributes, PatientInputs
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
+from sim.scenario.loader import Scenario
 
 Progress = Callable[[int], None]
 
@@ -43,7 +46,8 @@ class SimulationResult:
     events: pd.DataFrame
 
 
-def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
+def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> PatientInputs:
+    """The model's inputs of these patients, read from the population table once, in columns."""
     disease = scenario.parameters.disease
     flags = covariate_flags(pop)
     prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios, pop)
@@ -66,26 +70,26 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
     for (site, regimen, course, sequence, n_liver, liver, lung, nodes, height), r_or in zip(
             columns, response_or.tolist(), strict=True):
         sites = sites_of(site)
-        attrs.append({
-            "response_odds_ratio": r_or,
-            "regimen": regimen,
-            "radiotherapy_course": course,
-            "sequence": sequence,
-            "sites": sites,
-            "has_liver": "liver" in sites,
-            "has_lung": "lung" in sites,
-            "n_liver_metastases": int(n_liver),
-            "tumour_height": height,
-            "modality": {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
-        })
-    return {
-        "patient_id": pop["patient_id"].tolist(),
-        "attrs": attrs,
-        "age_years": pop["age_years"].tolist(),
-        "male": (pop["sex"] == "male").tolist(),
-        "progression_hr": prog_hr.tolist(),
-        "death_hr": death_hr.tolist(),
-    }
+        attrs.append(PatientAttributes(
+            response_odds_ratio=r_or,
+            regimen=regimen,
+            radiotherapy_course=course,
+            sequence=sequence,
+            sites=sites,
+            has_liver="liver" in sites,
+            has_lung="lung" in sites,
+            n_liver_metastases=int(n_liver),
+            tumour_height=height,
+            modality={"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
+        ))
+    return PatientInputs(
+        patient_id=pop["patient_id"].tolist(),
+        attrs=attrs,
+        age_years=pop["age_years"].tolist(),
+        male=(pop["sex"] == "male").tolist(),
+        progression_hr=prog_hr.tolist(),
+        death_hr=death_hr.tolist(),
+    )
 
 
 def centre_ranges(scenario) -> list[tuple[int, int, int]]:
@@ -103,10 +107,6 @@ def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.D
     return pop
 
 
-def _slice_inputs(inputs: dict, start: int, stop: int) -> dict:
-    return {k: v[start:stop] for k, v in inputs.items()}
-
-
 def run_centre(
     scenario, centre: int, start: int, stop: int, compiled=None, population=None
 ) -> tuple[pd.DataFrame, list]:
@@ -114,7 +114,9 @@ def run_centre(
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
     pop = _with_centres(pop, [(centre, start, stop)])
-    rows = simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
+    inputs = _centre_inputs(pop, scenario)
+    with gc_paused():
+        rows = simulate_centre(scenario, compiled, centre, inputs)
     return pop, rows
 
 
@@ -128,9 +130,10 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
     rows: list = []
-    for centre, start, stop in ranges:
-        rows.extend(simulate_centre(scenario, compiled, centre,
-                                    _slice_inputs(inputs, start - first, stop - first)))
+    with gc_paused():
+        for centre, start, stop in ranges:
+            rows.extend(simulate_centre(scenario, compiled, centre,
+                                        inputs.slice(start - first, stop - first)))
     return population, events_frame(rows)
 
 
