@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from sim.execution.executor import Executor
-from sim.model.centre import CompiledParams, compile_params, simulate_centre
+from sim.execution.gc_pause import gc_paused
+from sim.model.centre import compile_params, simulate_centre
+from sim.model.context import CompiledParams
+from sim.model.inputs import PatientAttributes, PatientInputs
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
 from sim.scenario.loader import Scenario
@@ -32,7 +35,8 @@ class SimulationResult:
     events: pd.DataFrame
 
 
-def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> dict[str, list[Any]]:
+def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> PatientInputs:
+    """The model's inputs of these patients, read from the population table once, in columns."""
     disease = scenario.parameters.disease
     flags = covariate_flags(pop)
     prog_hr = covariate_hazard_ratio(flags, disease.progression.covariate_hazard_ratios, pop)
@@ -55,26 +59,26 @@ def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> dict[str, list[Any]
     for (site, regimen, course, sequence, n_liver, liver, lung, nodes, height), r_or in zip(
             columns, response_or.tolist(), strict=True):
         sites = sites_of(site)
-        attrs.append({
-            "response_odds_ratio": r_or,
-            "regimen": regimen,
-            "radiotherapy_course": course,
-            "sequence": sequence,
-            "sites": sites,
-            "has_liver": "liver" in sites,
-            "has_lung": "lung" in sites,
-            "n_liver_metastases": int(n_liver),
-            "tumour_height": height,
-            "modality": {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
-        })
-    return {
-        "patient_id": pop["patient_id"].tolist(),
-        "attrs": attrs,
-        "age_years": pop["age_years"].tolist(),
-        "male": (pop["sex"] == "male").tolist(),
-        "progression_hr": prog_hr.tolist(),
-        "death_hr": death_hr.tolist(),
-    }
+        attrs.append(PatientAttributes(
+            response_odds_ratio=r_or,
+            regimen=regimen,
+            radiotherapy_course=course,
+            sequence=sequence,
+            sites=sites,
+            has_liver="liver" in sites,
+            has_lung="lung" in sites,
+            n_liver_metastases=int(n_liver),
+            tumour_height=height,
+            modality={"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
+        ))
+    return PatientInputs(
+        patient_id=pop["patient_id"].tolist(),
+        attrs=attrs,
+        age_years=pop["age_years"].tolist(),
+        male=(pop["sex"] == "male").tolist(),
+        progression_hr=prog_hr.tolist(),
+        death_hr=death_hr.tolist(),
+    )
 
 
 def centre_ranges(scenario: Scenario) -> Ranges:
@@ -92,10 +96,6 @@ def _with_centres(pop: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
     return pop
 
 
-def _slice_inputs(inputs: dict[str, list[Any]], start: int, stop: int) -> dict[str, list[Any]]:
-    return {k: v[start:stop] for k, v in inputs.items()}
-
-
 def run_centre(
     scenario: Scenario, centre: int, start: int, stop: int, compiled: CompiledParams | None = None,
     population: pd.DataFrame | None = None,
@@ -104,7 +104,9 @@ def run_centre(
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
     pop = _with_centres(pop, [(centre, start, stop)])
-    rows = simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
+    inputs = _centre_inputs(pop, scenario)
+    with gc_paused():
+        rows = simulate_centre(scenario, compiled, centre, inputs)
     return pop, rows
 
 
@@ -118,9 +120,10 @@ def simulate_block(scenario: Scenario, ranges: Ranges,
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
     rows: list[Any] = []
-    for centre, start, stop in ranges:
-        rows.extend(simulate_centre(scenario, compiled, centre,
-                                    _slice_inputs(inputs, start - first, stop - first)))
+    with gc_paused():
+        for centre, start, stop in ranges:
+            rows.extend(simulate_centre(scenario, compiled, centre,
+                                        inputs.slice(start - first, stop - first)))
     return population, events_frame(rows)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from sim.execution.executor import usable_cores
 from sim.execution.runner import Progress, Ranges, iter_blocks, simulate_block
 from sim.io.results import ResultsWriter, manifest
-from sim.model.centre import CompiledParams
+from sim.model.context import CompiledParams
 from sim.outcomes.resources import ResourceUse, combine_records, resource_records, resource_summary
 from sim.outcomes.summary import SUMMARY_COLUMNS, patient_table_of, summary_of
 from sim.scenario.loader import Scenario

@@ -8,19 +8,20 @@ only validated, compiled inputs: no YAML, no pandas, no files.
 
 from __future__ import annotations
 
-import gc
-from dataclasses import dataclass
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from sim.model import events as ev
-from sim.model.calendars import SlotCalendar
-from sim.model.disease import DiseaseClock, DiseaseParams, compile_disease
+from sim.model.context import CompiledParams, Context
+from sim.model.disease import DiseaseClock, compile_disease
 from sim.model.hazards import DAYS_PER_MONTH
-from sim.model.pathway import Program, compile_strategy, patient_process
+from sim.model.inputs import PatientInputs
+from sim.model.pathway import compile_strategy, patient_process
 from sim.model.patient import Patient
-from sim.model.rng import PURPOSES, Stream, centre_generator, row_views, uniform_rows
+from sim.model.rng import PatientStreams, PurposeDraws, centre_generator
 from sim.model.treatments.chemotherapy import compile_chemotherapy
 from sim.model.treatments.follow_up import compile_follow_up
 from sim.model.treatments.immunotherapy import compile_immunotherapy
@@ -30,25 +31,14 @@ from sim.model.treatments.radiotherapy import compile_radiotherapy
 from sim.model.treatments.reassessment import compile_response
 from sim.model.treatments.regional_therapy import compile_regional
 
+if TYPE_CHECKING:
+    from sim.scenario.loader import Scenario
+
+#: the streams every patient draws from besides its disease clock's
 PATIENT_PURPOSES = ("toxicity", "response", "decisions", "durations", "surgery")
 
 
-@dataclass(frozen=True)
-class CompiledParams:
-    """Parameters in model units, built once per run from the frozen scenario."""
-
-    chemo: object
-    rt: object
-    response: object
-    mdt_params: object
-    local: object
-    follow_up: tuple
-    disease: DiseaseParams
-    immunotherapy: object = None
-    regional: object = None
-
-
-def compile_params(scenario) -> CompiledParams:
+def compile_params(scenario: Scenario) -> CompiledParams:
     p = scenario.parameters
     return CompiledParams(
         chemo=compile_chemotherapy(p),
@@ -63,27 +53,7 @@ def compile_params(scenario) -> CompiledParams:
     )
 
 
-class Context:
-    """What step runners share within one centre: the clock, the calendars, the parameters."""
-
-    def __init__(self, env: simpy.Environment, scenario, compiled: CompiledParams) -> None:
-        res = scenario.resources
-        self.env = env
-        self.linac = SlotCalendar("linac", res.linac.weekdays, res.linac.slots_per_day)
-        self.theatre = SlotCalendar("theatre", res.theatre.weekdays, res.theatre.slots_per_day)
-        self.mdt = SlotCalendar("mdt", res.mdt.weekdays, res.mdt.slots_per_day)
-        self.chemo = compiled.chemo
-        self.rt = compiled.rt
-        self.response = compiled.response
-        self.mdt_params = compiled.mdt_params
-        self.local = compiled.local
-        self.follow_up = compiled.follow_up
-        self.disease = compiled.disease
-        self.immunotherapy = compiled.immunotherapy
-        self.regional = compiled.regional
-
-
-def arrival_times(scenario, centre: int, n: int) -> np.ndarray:
+def arrival_times(scenario: Scenario, centre: int, n: int) -> np.ndarray:
     """Days of first treatment of a centre's ``n`` patients."""
     arrivals = scenario.run.arrivals
     if arrivals.type == "all_at_start":
@@ -92,60 +62,40 @@ def arrival_times(scenario, centre: int, n: int) -> np.ndarray:
     return np.cumsum(gen.exponential(7.0 / arrivals.per_week, n))
 
 
-def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: dict) -> list:
-    """Run one centre to the end; returns its event rows.
+def simulate_centre(
+    scenario: Scenario, compiled: CompiledParams, centre: int, patients: PatientInputs
+) -> list[Any]:
+    """Run one centre to the end; returns its flat event log (see :mod:`sim.model.events`).
 
-    ``patients`` holds per-patient lists (one entry per patient of this centre): ``patient_id``,
-    ``attrs`` (dicts), ``age_years``, ``male``, ``progression_hr``, ``death_hr``.
-    """
-    # the run allocates many short-lived tuples and generators and few reference cycles (a
-    # patient's exit drops its own): the cyclic garbage collector's passes, each through the
-    # whole heap, cost more than they free while it runs
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _simulate(scenario, compiled, centre, patients)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _simulate(scenario, compiled: CompiledParams, centre: int, patients: dict) -> list:
+    The run allocates many short-lived objects and few reference cycles: callers that simulate
+    many patients pause the cyclic garbage collector around it (see
+    :func:`sim.execution.gc_pause.gc_paused`)."""
     env = simpy.Environment()
     ctx = Context(env, scenario, compiled)
-    program: Program = compile_strategy(scenario.strategy, ctx)
-    rows: list = []
-    ids = patients["patient_id"]
+    program = compile_strategy(scenario.strategy, ctx)
+    rows: list[Any] = []
+    ids = patients.patient_id
     start, stop = ids[0], ids[-1] + 1
     seed = scenario.run.seed
-    draws = {purpose: row_views(uniform_rows(seed, purpose, start, stop))
-             for purpose in (*PATIENT_PURPOSES, "disease")}
-    purpose_ids = {purpose: PURPOSES[purpose][0] for purpose in PATIENT_PURPOSES}
+    disease_draws = PurposeDraws(seed, "disease", start, stop)
     # only strategies that give immunotherapy need its stream
-    immuno_id = PURPOSES["immunotherapy"][0] if compiled.immunotherapy is not None else None
+    lazy = ("immunotherapy",) if compiled.immunotherapy is not None else ()
+    streams = PatientStreams(seed, start, stop, PATIENT_PURPOSES, lazy)
     arrivals = arrival_times(scenario, centre, len(ids)).tolist()
     horizon = scenario.run.horizon_months * DAYS_PER_MONTH
     treated_at_entry = tuple(scenario.population.treated_at_entry)
 
-    def admit():
+    def admit() -> Generator[simpy.Event, Any, None]:
         for j, pid in enumerate(ids):
             delay = arrivals[j] - env.now
             if delay > 0:
                 yield env.timeout(delay)
             now = env.now
-            view, width = draws["disease"]
-            clock = DiseaseClock(
-                compiled.disease, now, view[j * width : j * width + 5], patients["age_years"][j],
-                patients["male"][j], patients["progression_hr"][j], patients["death_hr"][j],
-            )
-            streams = {}
-            for k in PATIENT_PURPOSES:
-                view, width = draws[k]
-                streams[k] = Stream(view[j * width : (j + 1) * width], seed, purpose_ids[k], pid)
-            if immuno_id is not None:
-                streams["immunotherapy"] = Stream([], seed, immuno_id, pid)
-            p = Patient(pid, env, rows, patients["attrs"][j], clock, now + horizon, streams)
-            p.log(ev.ARRIVAL, str(centre), patients["age_years"][j])
+            age = patients.age_years[j]
+            clock = DiseaseClock(compiled.disease, now, disease_draws.row(j), age, patients.male[j],
+                                 patients.progression_hr[j], patients.death_hr[j])
+            p = Patient(pid, env, rows, patients.attrs[j], clock, now + horizon, streams.of(j, pid))
+            p.log(ev.ARRIVAL, str(centre), age)
             if treated_at_entry:
                 for site in treated_at_entry:
                     p.treat_site(site)

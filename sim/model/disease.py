@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model.hazards import (
     DAYS_PER_MONTH,
@@ -27,6 +29,9 @@ from sim.model.hazards import (
     weibull_cumhaz,
     weibull_inverse_cumhaz,
 )
+
+if TYPE_CHECKING:
+    from sim.scenario.parameters import Disease
 
 INF = math.inf
 
@@ -62,7 +67,7 @@ class DiseaseClock:
         self,
         params: DiseaseParams,
         arrival: float,
-        draws: list[float],
+        draws: Sequence[float],
         age_years: float,
         male: bool,
         progression_covariate_hr: float,
@@ -158,7 +163,7 @@ class DiseaseClock:
         return "cancer" if self.t_cancer_death <= self.t_background_death else "other"
 
 
-def compile_disease(disease, strategy_hr: float = 1.0) -> DiseaseParams:
+def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams:
     """Model-unit parameters from the validated ``parameters.disease`` section; ``strategy_hr``
     is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression

@@ -24,7 +24,8 @@ def weibull_inverse_cumhaz(h: float, shape: float, scale: float) -> float:
 
 
 def weibull_median(shape: float, scale: float) -> float:
-    return scale * math.log(2.0) ** (1.0 / shape)
+    median: float = scale * math.log(2.0) ** (1.0 / shape)  # a float's power is typed Any
+    return median
 
 
 def life_table_death_age(

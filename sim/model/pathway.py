@@ -8,11 +8,16 @@ the end of follow-up unwind to here and end the patient's process with their eve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
+
+import simpy
 
 from sim.model import events as ev
-from sim.model.patient import Died, FollowUpEnded, PatientExit, ProgressionDetected
-from sim.model.plans import plannable
+from sim.model.context import Context, Runner, StepProcess
+from sim.model.patient import Died, FollowUpEnded, Patient, PatientExit, ProgressionDetected
+from sim.model.plans import PlanRunner, plannable
 from sim.model.treatments import (
     chemotherapy,
     follow_up,
@@ -36,31 +41,33 @@ from sim.scenario.strategy import (
     RadiotherapyStep,
     ReassessmentStep,
     RegionalTherapyStep,
+    Strategy,
     WatchAndWaitStep,
 )
+from sim.scenario.strategy import Step as StepSpec
 
 
 @dataclass(frozen=True)
 class Program:
     start: str
     on_progression: str
-    phases: dict[str, tuple]
+    phases: dict[str, tuple[Runner, ...]]
 
 
-_SELECTORS = {
+_SELECTORS: dict[str, Callable[[Patient], str | None]] = {
     "radiotherapy_course": lambda p: p.rt_course,
     "mdt_decision": lambda p: p.decision,
     "sites": lambda p: "not_all_treated" if p.untreated else "all_treated",
 }
 
 
-def _branch(spec: BranchStep, ctx):
+def _branch(spec: BranchStep, ctx: Context) -> Runner:
     select = _SELECTORS[spec.by]
     cases, default = dict(spec.cases), spec.default
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         key = select(p)
-        target = cases.get(key, default)
+        target = default if key is None else cases.get(key, default)  # None: no MDT decision yet
         if target is None:
             raise RuntimeError(f"branch by {spec.by}: no case for {key!r}")
         return target
@@ -69,8 +76,8 @@ def _branch(spec: BranchStep, ctx):
     return run
 
 
-def _goto(spec: GotoStep, ctx):
-    def run(p):
+def _goto(spec: GotoStep, ctx: Context) -> Runner:
+    def run(p: Patient) -> StepProcess:
         return spec.phase
         yield
 
@@ -80,19 +87,20 @@ def _goto(spec: GotoStep, ctx):
 _EXIT_PRIORITY = (Died, FollowUpEnded, ProgressionDetected)
 
 
-def _guarded(gen):
+def _guarded(gen: StepProcess) -> Generator[simpy.Event, Any, str | None | BaseException]:
     try:
         return (yield from gen)
     except (PatientExit, ProgressionDetected) as exc:
         return exc
 
 
-def _concurrent(spec: ConcurrentStep, ctx):
+def _concurrent(spec: ConcurrentStep, ctx: Context) -> Runner:
     children = [build_step(s, ctx) for s in spec.steps]
-    if all(plannable(child) for child in children):
-        return _concurrent_plans(children)
+    planned = [child for child in children if plannable(child)]
+    if len(planned) == len(children):
+        return _concurrent_plans(planned)
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         env = p.env
         procs = [env.process(_guarded(child(p))) for child in children]
         done = yield env.all_of(procs)
@@ -106,11 +114,11 @@ def _concurrent(spec: ConcurrentStep, ctx):
     return run
 
 
-def _concurrent_plans(children):
+def _concurrent_plans(children: list[PlanRunner]) -> Runner:
     """Side-by-side courses that are fixed when they start (chemotherapy with radiotherapy):
     one wait per course end, each course settled at its own end, instead of a process each."""
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         plans = [plan for plan in (child.plan(p) for child in children) if plan is not None]
         plans.sort(key=lambda plan: plan.end)
         settled = 0
@@ -123,7 +131,7 @@ def _concurrent_plans(children):
         except BaseException:
             now = p.env.now
             for plan in plans[settled:]:
-                p.log_rows([row for row in plan.rows if row[1] < now])
+                p.log_rows_before(plan.rows, now)
                 plan.settle(now, False)
             raise
         return None
@@ -131,7 +139,7 @@ def _concurrent_plans(children):
     return run
 
 
-_BUILDERS = {
+_BUILDERS: dict[type, Callable[[Any, Context], Runner]] = {
     ChemotherapyStep: chemotherapy.build,
     RadiotherapyStep: radiotherapy.build,
     ImmunotherapyStep: immunotherapy.build,
@@ -148,18 +156,19 @@ _BUILDERS = {
 }
 
 
-def build_step(spec, ctx):
+def build_step(spec: StepSpec, ctx: Context) -> Runner:
+    """The runner of one validated step of the strategy."""
     return _BUILDERS[type(spec)](spec, ctx)
 
 
-def compile_strategy(strategy, ctx) -> Program:
+def compile_strategy(strategy: Strategy, ctx: Context) -> Program:
     phases = {
         name: tuple(build_step(s, ctx) for s in steps) for name, steps in strategy.phases.items()
     }
     return Program(strategy.start, strategy.on_progression, phases)
 
 
-def _run_phases(p, program: Program, phase: str | None):
+def _run_phases(p: Patient, program: Program, phase: str | None) -> Generator[simpy.Event, Any, None]:
     phases = program.phases
     while phase is not None:
         route = None
@@ -170,7 +179,7 @@ def _run_phases(p, program: Program, phase: str | None):
         phase = route
 
 
-def patient_process(p, program: Program):
+def patient_process(p: Patient, program: Program) -> Generator[simpy.Event, Any, None]:
     """The whole pathway of one patient, from first treatment to death or end of follow-up."""
     phase = program.start
     while True:

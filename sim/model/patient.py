@@ -9,11 +9,22 @@ the exit or reroutes the patient. One patient process, no polling, no extra simp
 from __future__ import annotations
 
 import math
-from itertools import chain
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
 
 from sim.model import events as ev
 from sim.model.disease import DiseaseClock
+from sim.model.events import EventLogger, EventRow
+from sim.model.inputs import PatientAttributes
 from sim.model.rng import Stream
+
+if TYPE_CHECKING:
+    from sim.model.plans import Plan
+
+#: a wait inside a patient's simpy process (what :meth:`Patient.hold` returns)
+Wait = Generator[simpy.Event, Any, None]
 
 
 class PatientExit(Exception):
@@ -34,9 +45,9 @@ class ProgressionDetected(Exception):
     """Progression found during a curative phase: the pathway reroutes the patient."""
 
 
-class Patient:
+class Patient(EventLogger):
     __slots__ = (
-        "index", "env", "flat_log", "phase", "attrs", "disease", "t_end", "t_alert", "detected",
+        "attrs", "disease", "t_end", "t_alert", "detected",
         "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
         "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
         "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
@@ -46,9 +57,9 @@ class Patient:
     def __init__(
         self,
         index: int,
-        env,
-        flat_log: list,
-        attrs: dict,
+        env: simpy.Environment,
+        flat_log: list[Any],
+        attrs: PatientAttributes,
         disease: DiseaseClock,
         t_end: float,
         streams: dict[str, Stream],
@@ -69,9 +80,9 @@ class Patient:
         self.decisions = streams["decisions"]
         self.durations = streams["durations"]
         self.surgery = streams["surgery"]
-        self.regimen: str = attrs["regimen"]
-        self.rt_course: str = attrs["radiotherapy_course"]
-        self.sites: tuple[str, ...] = attrs["sites"]
+        self.regimen = attrs.regimen
+        self.rt_course = attrs.radiotherapy_course
+        self.sites = attrs.sites
         self.untreated: set[str] = set(self.sites)
         self.local_treatment_started = False
         self.rt_end: float | None = None
@@ -85,15 +96,6 @@ class Patient:
         self.adjuvant_prevented_by: str | None = None
         self._update_alert()
 
-    # ------------------------------------------------------------------ log
-    # The log is one flat list, six fields per event (see sim.outcomes.schemas.events_frame): turning it
-    # into columns is then a slice per column instead of a transpose of tuples.
-    def log(self, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.flat_log.extend((self.index, self.env.now, event, self.phase, detail, value))
-
-    def log_at(self, day: float, event: str, detail: str = "", value: float = 0.0) -> None:
-        self.flat_log.extend((self.index, day, event, self.phase, detail, value))
-
     # ---------------------------------------------------------------- waits
     def _update_alert(self) -> None:
         d = self.disease
@@ -102,7 +104,7 @@ class Patient:
             t = min(t, d.t_symptoms)
         self.t_alert = t
 
-    def hold(self, days: float):
+    def hold(self, days: float) -> Wait:
         """Wait ``days``, unless death, end of follow-up or symptoms come first."""
         env = self.env
         end = env.now + days
@@ -111,25 +113,26 @@ class Patient:
             self._fire()
         yield env.timeout(end - env.now)
 
-    def hold_until(self, time: float):
+    def hold_until(self, time: float) -> Wait:
         return self.hold(max(0.0, time - self.env.now))
 
-    def hold_forever(self):
+    def hold_forever(self) -> Wait:
         return self.hold(math.inf)
 
-    def hold_logging(self, planned: list[tuple], until: float, settle=None):
+    def hold_logging(self, planned: list[EventRow], until: float,
+                     settle: Callable[[float, bool], None] | None = None) -> Wait:
         """Wait until ``until`` while a planned series of events happens.
 
-        The rows (full event rows, see :mod:`sim.outcomes.schemas`) are logged when the wait ends; if an
-        alert cuts it short, only the rows strictly before that moment are logged (what really
-        happened), ``settle(now, False)`` updates the patient, and the alert goes on unwinding.
+        The rows are logged when the wait ends; if an alert cuts it short, only the rows strictly
+        before that moment are logged (what really happened), ``settle(now, False)`` updates the
+        patient, and the alert goes on unwinding.
         One engine event stands for the whole series (a course of cycles, a schedule of visits).
         """
         try:
             yield from self.hold(max(0.0, until - self.env.now))
         except BaseException:
             now = self.env.now
-            self.log_rows([row for row in planned if row[1] < now])
+            self.log_rows_before(planned, now)
             if settle is not None:
                 settle(now, False)
             raise
@@ -137,13 +140,9 @@ class Patient:
         if settle is not None:
             settle(self.env.now, True)
 
-    def carry_out(self, plan):
+    def carry_out(self, plan: Plan) -> Wait:
         """Wait through a :class:`~sim.model.plans.Plan`, then settle it (also when cut short)."""
         return self.hold_logging(plan.rows, plan.end, plan.settle)
-
-    def log_rows(self, rows: list[tuple]) -> None:
-        """Append full event rows ``(patient_id, day, event, phase, detail, value)``."""
-        self.flat_log.extend(chain.from_iterable(rows))
 
     def _fire(self) -> None:
         if self.exit is not None:  # a concurrent step of this patient already raised it

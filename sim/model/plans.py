@@ -11,30 +11,51 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeGuard, cast
+
+from sim.model.events import EventRow
+
+if TYPE_CHECKING:
+    from sim.model.context import StepProcess
+    from sim.model.patient import Patient
 
 
 @dataclass(slots=True)
 class Plan:
-    rows: list[tuple]
-    """full event rows ``(patient_id, day, event, phase, detail, value)`` as planned"""
+    rows: list[EventRow]
+    """the event rows as planned"""
     end: float
     """when the series is over"""
     settle: Callable[[float, bool], None]
     """``settle(now, completed)``: update the patient for what happened up to ``now``"""
 
 
-def plannable(runner) -> bool:
-    return getattr(runner, "plan", None) is not None
+class PlanRunner(Protocol):
+    """A step runner that carries out the plan its ``plan(patient)`` returns (None: nothing to
+    do); the plan can also be asked for directly, to carry out several side by side (see
+    :func:`sim.model.pathway._concurrent_plans`)."""
+
+    plan: Callable[[Patient], Plan | None]
+
+    def __call__(self, p: Patient, /) -> StepProcess: ...
 
 
-def with_plan(plan_fn):
-    """A step runner that carries out the plan ``plan_fn(patient)`` returns (None: nothing to do)."""
+def with_plan(plan: Callable[[Patient], Plan | None]) -> PlanRunner:
+    """The step runner of a planned step.
 
-    def run(p):
-        plan = plan_fn(p)
-        if plan is not None:
-            yield from p.carry_out(plan)
+    A plain function with the plan as an attribute, not an object with ``__call__``: calling
+    an object costs a frame more, and step runners are called for every patient."""
+
+    def run(p: Patient) -> StepProcess:
+        planned = plan(p)
+        if planned is not None:
+            yield from p.carry_out(planned)
         return None
 
-    run.plan = plan_fn
-    return run
+    runner = cast(PlanRunner, run)
+    runner.plan = plan
+    return runner
+
+
+def plannable(runner: Callable[[Patient], StepProcess]) -> TypeGuard[PlanRunner]:
+    return hasattr(runner, "plan")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 
@@ -70,11 +72,53 @@ def attribute_rows(seed: int, name: str, start: int, stop: int) -> np.ndarray:
     return rows[start - offset : stop - offset]
 
 
-def row_views(rows: np.ndarray) -> tuple[memoryview, int]:
-    """A flat memoryview of a (patients, width) batch and its width: patient ``j``'s row is
-    ``view[j * width : (j + 1) * width]``."""
-    rows = np.ascontiguousarray(rows)
-    return memoryview(rows.reshape(-1)), rows.shape[1]
+class PurposeDraws:
+    """One purpose's uniforms for a run of consecutive patients (a centre), a row each.
+
+    Rows are slices of one flat float view of the batch: a patient's :class:`Stream` then turns
+    only the uniforms it reads into Python floats, not its whole row."""
+
+    __slots__ = ("purpose_id", "_view", "_width")
+
+    def __init__(self, seed: int, purpose: str, start: int, stop: int) -> None:
+        rows = np.ascontiguousarray(uniform_rows(seed, purpose, start, stop))
+        self.purpose_id = PURPOSES[purpose][0]
+        # a view of float64s (numpy's buffer format "d"), which the type of memoryview() cannot say
+        self._view = cast("memoryview[float]", rows.reshape(-1).data)
+        self._width = rows.shape[1]
+
+    def row(self, j: int) -> memoryview[float]:
+        """The row of the ``j``-th patient of the run (a position, not a patient id)."""
+        width = self._width
+        return self._view[j * width : (j + 1) * width]
+
+
+class PatientStreams:
+    """The streams of a run of consecutive patients (a centre), for each purpose they draw from.
+
+    ``batched`` purposes start on the patient's row of the run's batch; ``lazy`` ones (drawn by
+    few patients) only on the overflow generator."""
+
+    __slots__ = ("_seed", "_tables", "_lazy")
+
+    def __init__(self, seed: int, start: int, stop: int, batched: Iterable[str],
+                 lazy: Iterable[str] = ()) -> None:
+        self._seed = seed
+        self._tables = {purpose: PurposeDraws(seed, purpose, start, stop) for purpose in batched}
+        self._lazy = tuple((purpose, PURPOSES[purpose][0]) for purpose in lazy)
+
+    def of(self, j: int, patient: int) -> dict[str, Stream]:
+        """The streams of the ``j``-th patient of the run, whose id is ``patient``."""
+        seed = self._seed
+        # the rows sliced here, not by PurposeDraws.row: one call a patient, not one a purpose
+        streams = {}
+        for purpose, table in self._tables.items():
+            width = table._width
+            streams[purpose] = Stream(table._view[j * width : (j + 1) * width], seed,
+                                      table.purpose_id, patient)
+        for purpose, purpose_id in self._lazy:
+            streams[purpose] = Stream([], seed, purpose_id, patient)
+        return streams
 
 
 def centre_generator(seed: int, purpose: str, centre: int) -> np.random.Generator:
@@ -90,7 +134,8 @@ class Stream:
 
     __slots__ = ("_row", "_pos", "_seed", "_key", "_extensions")
 
-    def __init__(self, row, seed: int, purpose_id: int, patient: int) -> None:
+    def __init__(self, row: list[float] | memoryview[float], seed: int, purpose_id: int,
+                 patient: int) -> None:
         self._row = row
         self._pos = 0
         self._seed = seed
@@ -117,7 +162,8 @@ class Stream:
             self._extend()
         self._pos = pos + n
         row = self._row[pos : pos + n]
-        return row if isinstance(row, list) else row.tolist()
+        # a float view's tolist() gives floats (typed as ints whatever the view's format)
+        return row if isinstance(row, list) else row.tolist()  # type: ignore[return-value]
 
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()

@@ -29,7 +29,10 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-EVENT_COLUMNS = ("patient_id", "day", "event", "phase", "detail", "value")
+from sim.model.events import FIELDS, log_columns
+
+#: the event table's columns: the fields of the model's event rows, in their order
+EVENT_COLUMNS = FIELDS
 
 PATIENT_COLUMNS: dict[str, str] = {
     "patient_id": "index of the patient in the cohort",
@@ -125,23 +128,21 @@ def _floats(values: list[float]) -> npt.NDArray[np.float64]:
 
 
 def events_frame(flat: list[Any]) -> pd.DataFrame:
-    """The event log as a table, from the flat list the model appended to (six fields an event:
-    patient_id, day, event, phase, detail, value)."""
-    width = len(EVENT_COLUMNS)
-    if len(flat) % width:
-        raise ValueError("event log length is not a multiple of its six fields")
+    """The event log as a table, from the flat list the model appended to (see
+    :mod:`sim.model.events`)."""
+    columns = log_columns(flat)
     if not flat:
         return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
-    patient = np.frombuffer(array("q", flat[0::width]), dtype=np.int64)
-    day = _floats(flat[1::width])
+    patient = np.frombuffer(array("q", columns["patient_id"]), dtype=np.int64)
+    day = _floats(columns["day"])
     order = np.lexsort((day, patient))  # stable: same-time events keep their order
     return pd.DataFrame({
         "patient_id": patient[order],
         "day": day[order],
-        "event": _categorical(flat[2::width])[order],
-        "phase": _categorical(flat[3::width])[order],
-        "detail": _categorical(flat[4::width])[order],
-        "value": _floats(flat[5::width])[order],
+        "event": _categorical(columns["event"])[order],
+        "phase": _categorical(columns["phase"])[order],
+        "detail": _categorical(columns["detail"])[order],
+        "value": _floats(columns["value"])[order],
     })
 
 

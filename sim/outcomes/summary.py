@@ -6,7 +6,7 @@ times in months, except resource waits (days).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -90,7 +90,7 @@ def summary_of(scenario: Scenario, patients: pd.DataFrame,
 
 def patients_of(result: SimulationResult) -> pd.DataFrame:
     """The patient table of a simulation result."""
-    return patient_table_of(cast("Scenario", result.scenario), result.population, result.events)
+    return patient_table_of(result.scenario, result.population, result.events)
 
 
 def patient_table_of(scenario: Scenario, population: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -110,4 +110,4 @@ def patient_table_of(scenario: Scenario, population: pd.DataFrame, events: pd.Da
 def analyse(result: SimulationResult) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Patient table and summary of a simulation result."""
     patients = patients_of(result)
-    return patients, summarize(cast("Scenario", result.scenario), patients, result.events)
+    return patients, summarize(result.scenario, patients, result.events)

@@ -32,6 +32,7 @@ def metric_replicates(patients: pd.DataFrame, name: str, weights: np.ndarray) ->
         return weights @ x / weights.sum(axis=1)
     if measure.kind not in ("landmark", "rmst"):
         return None
+    assert measure.months is not None  # landmarks and RMST have a horizon
     endpoint, month = measure.endpoint, float(measure.months)
     time, event = patients[f"{endpoint}_months"].to_numpy(), patients[f"{endpoint}_event"].to_numpy()
     if month > float(time.max()):

@@ -45,6 +45,7 @@ def _resource_outputs(result, patients: pd.DataFrame, weights: np.ndarray,
     values, reps = {}, {}
     for name in wanted:
         resource, measure = VOCABULARY[name].resource, VOCABULARY[name].source
+        assert resource is not None and measure is not None  # wanted: resource outputs only
         log = logs[resource]
         values[name] = float(use[resource][measure])
         if measure == "utilisation":

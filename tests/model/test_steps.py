@@ -11,6 +11,7 @@ from test_invariants import check_invariants
 from sim.execution.runner import run_scenario
 from sim.model import events as ev
 from sim.model.hazards import DAYS_PER_MONTH
+from sim.model.inputs import PatientAttributes
 from sim.model.treatments.mdt import MdtParams, resectability_probability
 from sim.outcomes.summary import analyse
 from sim.scenario.loader import load_scenario
@@ -192,12 +193,19 @@ def test_resectability_model():
                    supportive_care=0,
                    resectable=0.5,
                    partial_response_or=3.0, liver_gt5_or=0.2, two_organs_or=0.5, pelvic=1.0)
-    liver = {"has_liver": True, "has_lung": False, "n_liver_metastases": 2}
+    liver = PatientAttributes(
+        response_odds_ratio=1.0, regimen="CAPOX", radiotherapy_course="LCRT", sequence="bowel_first",
+        sites=("rectum", "liver"), has_liver=True, has_lung=False, n_liver_metastases=2,
+        tumour_height="middle", modality={"liver": "resection"},
+    )
     assert resectability_probability(mp, liver, "SD") == pytest.approx(0.5)
     assert resectability_probability(mp, liver, "PR") == pytest.approx(0.75)  # odds 1 -> 3
-    many = {**liver, "n_liver_metastases": 8}
+    many = liver._replace(n_liver_metastases=8)
     assert resectability_probability(mp, many, "SD") == pytest.approx(0.2 / 1.2)
-    nodes = {"has_liver": False, "has_lung": False, "n_liver_metastases": 0}
+    both = liver._replace(sites=("rectum", "liver", "lung"), has_lung=True)
+    assert resectability_probability(mp, both, "SD") == pytest.approx(1 / 3)  # odds 1 -> 0.5
+    nodes = liver._replace(sites=("rectum", "distant_lymph_nodes"), has_liver=False,
+                           n_liver_metastases=0, modality={"distant_lymph_nodes": "resection"})
     assert resectability_probability(mp, nodes, "SD") == 1.0
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.model.calendars import SLOT_TIME, SlotCalendar
-from sim.model.rng import BLOCK, PURPOSES, Stream, choose, uniform_rows
+from sim.model.rng import BLOCK, PURPOSES, PatientStreams, PurposeDraws, Stream, choose, uniform_rows
 
 MON_FRI = [0, 1, 2, 3, 4]
 
@@ -342,6 +342,28 @@ def test_stream_any_consumption_pattern_gives_the_same_sequence(chunks, patient)
         else:
             got.extend(s.take(n))
     assert got == flat
+
+
+def test_purpose_draws_rows_are_the_patients_rows():
+    """A centre of patients 300..339 (not aligned to a block): position j is patient 300 + j."""
+    draws = PurposeDraws(5, "surgery", 300, 340)
+    whole = uniform_rows(5, "surgery", 300, 340)
+    assert whole.shape == (40, PURPOSES["surgery"][1])
+    for j in (0, 1, 17, 39):
+        assert draws.row(j).tolist() == whole[j].tolist()
+
+
+def test_patient_streams_are_the_patients_own():
+    """A centre's streams of a patient read the same uniforms, row and overflow alike, as
+    streams made from that patient's own row; a lazy purpose starts on the overflow."""
+    streams = PatientStreams(5, 290, 310, ("disease", "toxicity"), lazy=("immunotherapy",)).of(10, 300)
+    assert list(streams) == ["disease", "toxicity", "immunotherapy"]
+    for purpose in ("disease", "toxicity"):
+        own = make_stream(seed=5, purpose=purpose, patient=300)
+        assert streams[purpose].take(3) == own.take(3)
+        assert [streams[purpose].random() for _ in range(200)] == [own.random() for _ in range(200)]
+    lazy = Stream([], 5, PURPOSES["immunotherapy"][0], 300)
+    assert streams["immunotherapy"].take(40) == lazy.take(40)
 
 
 def test_stream_uniform_and_exponential():

@@ -150,6 +150,11 @@ def build_log() -> tuple[pd.DataFrame, list[tuple]]:
 CATEGORICAL = ("event", "phase", "detail")
 
 
+def named(row: tuple) -> dict:
+    """A hand-written row's fields by name (sim.model.events.FIELDS)."""
+    return dict(zip(ev.FIELDS, row, strict=True))
+
+
 def log_frame(rows: list[tuple], all_names: bool = False) -> pd.DataFrame:
     """The event log as the model hands it over (sim.outcomes.schemas.events_frame): rows sorted by patient
     and day, ``event``, ``phase`` and ``detail`` categorical. With ``all_names`` the categories also
@@ -238,7 +243,7 @@ def test_rt_stopped_is_not_completion():
     population, _ = build_log()
     population = population.iloc[:1]
     rows = [
-        (r[0], r[1], ev.RT_STOPPED, *r[3:]) if r[2] == ev.RT_COMPLETED else r
+        ev.row(**{**named(r), "event": ev.RT_STOPPED}) if named(r)["event"] == ev.RT_COMPLETED else r
         for r in completer_rows(0, 0.0)
     ]
     t = table(rows, population)
@@ -458,7 +463,7 @@ def test_population_subset_ignores_other_patients_events():
     population, rows = build_log()
     subset = population[population["patient_id"].isin([0, 2])]
     t = table(rows, subset)
-    expected = table([r for r in rows if r[0] in (0, 2)], subset)
+    expected = table([r for r in rows if named(r)["patient_id"] in (0, 2)], subset)
     # patient 1's arrival (day 20) and other-cause death must not be given to patient 2
     assert t.loc[2, "arrival_day"] == 0.0
     assert t.loc[2, "death_cause"] == "cancer"

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
-from sim.model.plans import Plan, with_plan
+from sim.model.events import EventRow
+from sim.model.plans import Plan, PlanRunner, with_plan
 from sim.scenario.parameters import TOXICITY_TYPES
 from sim.scenario.params import apply_odds_ratio
+
+if TYPE_CHECKING:
+    from sim.model.context import Context
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import ChemotherapyStep
 
 DRAWS_PER_CYCLE = 9  # 4 types, grade, dose reduction, stop, delay length, adherence
 
@@ -33,10 +41,10 @@ class ChemoParams:
     recovery_days: tuple[float, float]
 
 
-def compile_chemotherapy(params) -> ChemoParams:
+def compile_chemotherapy(params: Parameters) -> ChemoParams:
     chemo = params.chemotherapy
     tox = chemo.toxicity
-    probabilities = {}
+    probabilities: dict[tuple[str, bool, bool], tuple[float, ...]] = {}
     for name, regimen in chemo.regimens.items():
         for with_rt in (False, True):
             for reduced in (False, True):
@@ -69,37 +77,40 @@ def _round(x: float) -> int:
     return int(x + 0.5) if x > 0 else 0
 
 
-def _count(count: int | tuple[int, int], p) -> int:
+def _count(count: int | tuple[int, int], p: Patient) -> int:
     if isinstance(count, int):
         return count
     low, high = count
     return low + min(int(p.durations.random() * (high - low + 1)), high - low)
 
 
-def _n_cycles(spec, p, cycle_days: int, cp: ChemoParams) -> int:
+def _n_cycles(spec: ChemotherapyStep, p: Patient, cycle_days: int, cp: ChemoParams) -> int:
     scale = cp.equivalent_days / cycle_days
     if spec.regimen_cycles is not None:
         return _count(spec.regimen_cycles, p)
     if spec.cycles is not None:
         return _round(_count(spec.cycles, p) * scale)
+    assert spec.until_total_cycles is not None  # the step gives exactly one of the three counts
     target_days = spec.until_total_cycles * cp.equivalent_days
     remaining = _round((target_days - p.curative_chemo_days) / cycle_days)
     return max(remaining, _round(spec.min_cycles * scale))
 
 
-def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
+def plan_cycles(
+    p: Patient, spec: ChemotherapyStep, cp: ChemoParams, start: float, n: int
+) -> tuple[list[EventRow], float, list[float], int | None]:
     """The course as it will happen unless an alert cuts it short.
 
-    Returns (rows, end, cycle_ends, reduced_after): full event rows (see :mod:`sim.outcomes.schemas`),
-    the end of the course, the end day of each cycle, and the cycle index after which the dose
-    is reduced (or None).
+    Returns (rows, end, cycle_ends, reduced_after): the planned event rows, the end of the
+    course, the end day of each cycle, and the cycle index after which the dose is reduced (or
+    None).
     """
     regimen = p.regimen
     cycle_days = cp.cycle_days[regimen]
     adjuvant = spec.phase == "adjuvant"
     reduced = p.dose_reduced
     reduced_after = None
-    rows: list[tuple] = []
+    rows: list[EventRow] = []
     pid, phase = p.index, p.phase
     cycle_ends: list[float] = []
     t = start
@@ -108,10 +119,12 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
     for i in range(n):
         u = p.tox.take(DRAWS_PER_CYCLE)
         if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
-            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "adherence", float(i)))
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.CHEMO_STOPPED, phase=phase,
+                               detail="adherence", value=float(i)))
             break
         number += 1
-        rows.append((pid, t, ev.CHEMO_CYCLE, phase, regimen, float(number)))
+        rows.append(ev.row(patient_id=pid, day=t, event=ev.CHEMO_CYCLE, phase=phase,
+                           detail=regimen, value=float(number)))
         t += cycle_days
         cycle_ends.append(t)
         toxic = False
@@ -119,32 +132,36 @@ def plan_cycles(p, spec, cp: ChemoParams, start: float, n: int):
             if u[k] < probs[k]:
                 toxic = True
                 grade = 4.0 if u[4] < cp.grade4_fraction[k] else 3.0
-                rows.append((pid, t, ev.TOXICITY, phase, TOXICITY_TYPES[k], grade))
+                rows.append(ev.row(patient_id=pid, day=t, event=ev.TOXICITY, phase=phase,
+                                   detail=TOXICITY_TYPES[k], value=grade))
         if not toxic:
             continue
         if u[6] < cp.discontinuation:
-            rows.append((pid, t, ev.CHEMO_STOPPED, phase, "toxicity", float(i + 1)))
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.CHEMO_STOPPED, phase=phase,
+                               detail="toxicity", value=float(i + 1)))
             break
         if not reduced and u[5] < cp.dose_reduction:
             reduced = True
             reduced_after = i
             probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
-            rows.append((pid, t, ev.DOSE_REDUCTION, phase, regimen, float(number)))
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.DOSE_REDUCTION, phase=phase,
+                               detail=regimen, value=float(number)))
         if i < n - 1:
             low, high = cp.delay_days
             delay = low + (high - low) * u[7]
-            rows.append((pid, t, ev.CYCLE_DELAY, phase, "toxicity", delay))
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.CYCLE_DELAY, phase=phase,
+                               detail="toxicity", value=delay))
             t += delay
     return rows, t, cycle_ends, reduced_after
 
 
-def build(spec, ctx):
-    cp: ChemoParams = ctx.chemo
+def build(spec: ChemotherapyStep, ctx: Context) -> PlanRunner:
+    cp = ctx.chemo
     phase = spec.phase
     curative = phase != "palliative"
     adjuvant = phase == "adjuvant"
 
-    def plan(p) -> Plan | None:
+    def plan(p: Patient) -> Plan | None:
         start = p.env.now
         if adjuvant:
             if p.adjuvant_prevented_by is not None:

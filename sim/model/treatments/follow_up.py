@@ -8,36 +8,50 @@ progression are restaged every few weeks; afterwards they are followed until dea
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
+from sim.model.events import EventRow
 from sim.model.hazards import DAYS_PER_MONTH
 from sim.scenario.parameters import SITES
 
+if TYPE_CHECKING:
+    from sim.model.context import Context, Runner, StepProcess
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import FollowUpStep, PalliativeStep, WatchAndWaitStep
 
-def compile_follow_up(params) -> tuple[tuple[tuple[float, float], ...], float]:
+
+@dataclass(frozen=True, slots=True)
+class FollowUpParams:
+    schedule: tuple[tuple[float, float], ...]
+    """(until day, every days) after the end of treatment, one interval after the other"""
+    restaging_every_days: float
+    """restaging of palliative patients whose progression is not yet detected"""
+
+
+def compile_follow_up(params: Parameters) -> FollowUpParams:
     fu = params.follow_up
     schedule = tuple(
         (i.until_month * DAYS_PER_MONTH, i.every_months * DAYS_PER_MONTH) for i in fu.schedule
     )
-    return schedule, fu.palliative_restaging_every_weeks * 7.0
+    return FollowUpParams(schedule, fu.palliative_restaging_every_weeks * 7.0)
 
 
-def _visits_until_detection(p, times: list[float], event: str) -> tuple[list, float]:
-    """Planned imaging rows up to the first one that will find the (latent) progression."""
-    t_progression = p.disease.t_progression
-    rows = []
-    pid, phase = p.index, p.phase
-    for k, t in enumerate(times, start=1):
-        rows.append((pid, t, event, phase, "", float(k)))
-        if t >= t_progression:
-            return rows, t
-    return rows, math.inf
+def _visits_until_detection(p: Patient, times: list[float], event: str) -> tuple[list[EventRow], float]:
+    """Planned imaging rows (``times`` ascending) up to the first one that will find the (latent)
+    progression, and its time (infinite: none will)."""
+    found = bisect_left(times, p.disease.t_progression)
+    rows = ev.series(patient_id=p.index, days=times[: found + 1], event=event, phase=p.phase)
+    return rows, times[found] if found < len(times) else math.inf
 
 
-def build_follow_up(spec, ctx):
-    schedule, _ = ctx.follow_up
+def build_follow_up(spec: FollowUpStep, ctx: Context) -> Runner:
+    schedule = ctx.follow_up.schedule
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         p.phase = "follow_up"
         p.log(ev.FOLLOW_UP_START)
         start = t = p.env.now
@@ -56,11 +70,11 @@ def build_follow_up(spec, ctx):
     return run
 
 
-def build_palliative(spec, ctx):
-    _, every = ctx.follow_up
+def build_palliative(spec: PalliativeStep, ctx: Context) -> Runner:
+    every = ctx.follow_up.restaging_every_days
     supportive_hr = ctx.disease.supportive_care_hazard_ratio
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         if not spec.therapy:
             reason = "best_supportive_care"
         elif p.detected:
@@ -93,8 +107,8 @@ def build_palliative(spec, ctx):
     return run
 
 
-def build_watch_and_wait(spec, ctx):
-    def run(p):
+def build_watch_and_wait(spec: WatchAndWaitStep, ctx: Context) -> Runner:
+    def run(p: Patient) -> StepProcess:
         p.phase = "watch_and_wait"
         p.log(ev.WATCH_AND_WAIT, "all_sites")
         for site in SITES:

@@ -10,9 +10,17 @@ the arms of a comparison still share their chemotherapy toxicity, response and d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
-from sim.model.plans import Plan, with_plan
+from sim.model.events import EventRow
+from sim.model.plans import Plan, PlanRunner, with_plan
+
+if TYPE_CHECKING:
+    from sim.model.context import Context
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import ImmunotherapyStep
 
 DRAWS_PER_DOSE = 3  # irAE, grade, discontinuation
 
@@ -25,7 +33,7 @@ class ImmunoParams:
     discontinuation: float
 
 
-def compile_immunotherapy(params) -> ImmunoParams | None:
+def compile_immunotherapy(params: Parameters) -> ImmunoParams | None:
     im = params.immunotherapy
     if im is None:
         return None
@@ -37,8 +45,8 @@ def compile_immunotherapy(params) -> ImmunoParams | None:
     )
 
 
-def build(spec, ctx):
-    ip: ImmunoParams | None = ctx.immunotherapy
+def build(spec: ImmunotherapyStep, ctx: Context) -> PlanRunner:
+    ip = ctx.immunotherapy
     if ip is None:
         raise ValueError("an immunotherapy step needs parameters.immunotherapy")
     if spec.agent not in ip.every_days:
@@ -46,24 +54,30 @@ def build(spec, ctx):
                          f"(expected one of {sorted(ip.every_days)})")
     every = ip.every_days[spec.agent]
 
-    def plan(p) -> Plan:
+    def plan(p: Patient) -> Plan:
+        draws = p.immuno
+        if draws is None:  # the centre gives every patient this stream when parameters have it
+            raise RuntimeError("a patient without an immunotherapy stream")
         p.phase = spec.phase
         if isinstance(spec.doses, int):
             n = spec.doses
         else:
             low, high = spec.doses
-            n = low + min(int(p.immuno.random() * (high - low + 1)), high - low)
+            n = low + min(int(draws.random() * (high - low + 1)), high - low)
         pid, phase, t = p.index, p.phase, p.env.now
-        rows: list[tuple] = []
+        rows: list[EventRow] = []
         for k in range(1, n + 1):
-            u = p.immuno.take(DRAWS_PER_DOSE)
-            rows.append((pid, t, ev.IMMUNOTHERAPY_DOSE, phase, spec.agent, float(k)))
+            u = draws.take(DRAWS_PER_DOSE)
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.IMMUNOTHERAPY_DOSE, phase=phase,
+                               detail=spec.agent, value=float(k)))
             t += every
             if u[0] < ip.irae:
                 grade = 4.0 if u[1] < ip.grade4 else 3.0
-                rows.append((pid, t, ev.TOXICITY, phase, "immune_related", grade))
+                rows.append(ev.row(patient_id=pid, day=t, event=ev.TOXICITY, phase=phase,
+                                   detail="immune_related", value=grade))
                 if u[2] < ip.discontinuation:
-                    rows.append((pid, t, ev.IMMUNOTHERAPY_STOPPED, phase, "immune_related", float(k)))
+                    rows.append(ev.row(patient_id=pid, day=t, event=ev.IMMUNOTHERAPY_STOPPED,
+                                       phase=phase, detail="immune_related", value=float(k)))
                     break
         return Plan(rows, t, lambda now, completed: None)
 

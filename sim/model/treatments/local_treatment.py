@@ -11,12 +11,20 @@ or prevent adjuvant chemotherapy. Each procedure reads a fixed number of uniform
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
 from sim.model.rng import choose
 from sim.model.treatments.radiotherapy import plan_course
 from sim.scenario.params import apply_odds_ratio
+
+if TYPE_CHECKING:
+    from sim.model.context import Context, Runner, StepProcess
+    from sim.model.patient import Patient, Wait
+    from sim.scenario.parameters import Complication, Parameters
+    from sim.scenario.strategy import LocalTreatmentStep
 
 DRAWS_PER_PROCEDURE = 6
 
@@ -57,7 +65,7 @@ class LocalParams:
     metastasis: dict[str, ComplicationSet]
 
 
-def _complications(spec: dict) -> ComplicationSet:
+def _complications(spec: Mapping[str, Complication]) -> ComplicationSet:
     names = tuple(spec)
     acc, cumulative = 0.0, []
     for name in names:
@@ -75,7 +83,7 @@ def _complications(spec: dict) -> ComplicationSet:
     )
 
 
-def compile_local(params) -> LocalParams:
+def compile_local(params: Parameters) -> LocalParams:
     lt = params.local_treatment
     return LocalParams(
         tme_after_rt={k: (r.low, r.high) for k, r in lt.tme_after_radiotherapy_days.items()},
@@ -97,7 +105,7 @@ def _between(bounds: tuple[float, float], u: float) -> float:
     return bounds[0] + (bounds[1] - bounds[0]) * u
 
 
-def _plan(p, lp: LocalParams, d: list[float]) -> list[tuple[float | None, list[str]]]:
+def _plan(p: Patient, lp: LocalParams, d: list[float]) -> list[tuple[float | None, list[str]]]:
     """Stages as (earliest start or None = after the stage interval, sites)."""
     now = p.env.now
     order = ("rectum", "liver", "lung", "distant_lymph_nodes")
@@ -116,7 +124,7 @@ def _plan(p, lp: LocalParams, d: list[float]) -> list[tuple[float | None, list[s
         return [(mets_at, mets)] if mets else []
     if not mets:
         return [(tme_at, ["rectum"])]
-    sequence = p.attrs["sequence"]
+    sequence = p.attrs.sequence
     if sequence == "simultaneous":
         return [(tme_at, ["rectum", *mets])]
     if sequence == "bowel_first":
@@ -124,7 +132,7 @@ def _plan(p, lp: LocalParams, d: list[float]) -> list[tuple[float | None, list[s
     return [(mets_at, mets), (None, ["rectum"])]
 
 
-def _complication(p, cs: ComplicationSet, u: list[float]) -> bool:
+def _complication(p: Patient, cs: ComplicationSet, u: list[float]) -> bool:
     """Apply a possible complication; True if it needs a re-operation."""
     k = choose(cs.cumulative + (1.0,), u[0])
     if k >= len(cs.names):
@@ -137,17 +145,19 @@ def _complication(p, cs: ComplicationSet, u: list[float]) -> bool:
     return u[2] < cs.reoperation[k]
 
 
-def build(spec, ctx):
-    lp: LocalParams = ctx.local
+def build(spec: LocalTreatmentStep, ctx: Context) -> Runner:
+    lp = ctx.local
 
-    def operate(p, sites: list[str]):
-        theatre, sbrt = [], []
+    def operate(p: Patient, sites: list[str]) -> Wait:
+        # (site, procedure, its complications)
+        theatre: list[tuple[str, str, ComplicationSet]] = []
+        sbrt: list[tuple[str, str, ComplicationSet]] = []
         for site in sites:
             if site == "rectum":
-                theatre.append((site, "tme", None))
+                theatre.append((site, "tme", lp.rectal))
                 continue
-            name, family = PROCEDURES[(site, p.attrs["modality"][site])]
-            (sbrt if family == "sbrt" else theatre).append((site, name, family))
+            name, family = PROCEDURES[(site, p.attrs.modality[site])]
+            (sbrt if family == "sbrt" else theatre).append((site, name, lp.metastasis[family]))
         if theatre:
             asked = p.env.now
             slot = ctx.theatre.book(asked)
@@ -156,29 +166,27 @@ def build(spec, ctx):
             p.local_treatment_started = True
             p.last_surgery = p.env.now
             reoperate = False
-            for (site, name, family), u in zip(theatre, draws, strict=True):
+            for (site, name, complications), u in zip(theatre, draws, strict=True):
                 p.log(ev.PROCEDURE, name, slot - asked)
                 p.treat_site(site)
                 if site == "rectum":
                     _pathology(p, lp, u[5])
-                    reoperate |= _complication(p, lp.rectal, u)
-                else:
-                    reoperate |= _complication(p, lp.metastasis[family], u)
+                reoperate |= _complication(p, complications, u)
             if reoperate:
                 p.log(ev.PROCEDURE, "reoperation", 0.0)
             p.update_hazard_state()
-        for site, name, family in sbrt:
+        for site, name, complications in sbrt:
             u = p.surgery.take(DRAWS_PER_PROCEDURE)
             asked = p.env.now
             course = plan_course(p, ctx, "SBRT")
             yield from p.carry_out(course)
             p.local_treatment_started = True
-            p.log(ev.PROCEDURE, name, course.rows[0][1] - asked)
+            p.log(ev.PROCEDURE, name, ev.day_of(course.rows[0]) - asked)
             p.treat_site(site)
-            _complication(p, lp.metastasis[family], u)
+            _complication(p, complications, u)
             p.update_hazard_state()
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         p.phase = "local_treatment"
         d = p.durations.take(3)
         stages = _plan(p, lp, d)
@@ -195,7 +203,7 @@ def build(spec, ctx):
     return run
 
 
-def _pathology(p, lp: LocalParams, u: float) -> None:
+def _pathology(p: Patient, lp: LocalParams, u: float) -> None:
     pcr = lp.pcr.get(p.rt_course, 0.0) if p.rt_end is not None else 0.0
     if p.response in ("PR", "CR"):
         pcr = apply_odds_ratio(pcr, lp.pcr_response_or)

@@ -12,9 +12,17 @@ Each decision reads a fixed number of uniforms from the patient's ``decisions`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
+from sim.model.inputs import PatientAttributes
 from sim.scenario.params import apply_odds_ratio
+
+if TYPE_CHECKING:
+    from sim.model.context import Context, Runner, StepProcess
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import MdtStep
 
 DRAWS_PER_MDT = 5
 
@@ -33,7 +41,7 @@ class MdtParams:
     pelvic: float
 
 
-def compile_mdt(params) -> MdtParams:
+def compile_mdt(params: Parameters) -> MdtParams:
     m, r = params.mdt, params.resectability
     return MdtParams(
         refusal=m.refusal_probability.value,
@@ -49,21 +57,21 @@ def compile_mdt(params) -> MdtParams:
     )
 
 
-def resectability_probability(mp: MdtParams, attrs: dict, response: str) -> float:
+def resectability_probability(mp: MdtParams, attrs: PatientAttributes, response: str) -> float:
     """P(every untreated liver/lung metastasis is judged treatable)."""
-    if not attrs["has_liver"] and not attrs["has_lung"]:
+    if not attrs.has_liver and not attrs.has_lung:
         return 1.0
     p = mp.resectable
     if response in ("PR", "CR"):
         p = apply_odds_ratio(p, mp.partial_response_or)
-    if attrs["n_liver_metastases"] > 5:
+    if attrs.n_liver_metastases > 5:
         p = apply_odds_ratio(p, mp.liver_gt5_or)
-    if attrs["has_liver"] and attrs["has_lung"]:
+    if attrs.has_liver and attrs.has_lung:
         p = apply_odds_ratio(p, mp.two_organs_or)
     return p
 
 
-def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
+def decide(mp: MdtParams, p: Patient, u: list[float], allow_more: bool) -> str:
     if p.detected:
         return "best_supportive_care" if u[0] < mp.supportive_care else "palliative"
     if u[0] < mp.refusal:
@@ -79,7 +87,7 @@ def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
             pelvic = apply_odds_ratio(pelvic, mp.partial_response_or)
         pelvic_ok = p.decisions.random() < pelvic
     if pelvic_ok and u[1] < resectability_probability(mp, p.attrs, p.response):
-        low = p.attrs["tumour_height"] == "low" and "rectum" in p.untreated
+        low = p.attrs.tumour_height == "low" and "rectum" in p.untreated
         return "metastases_only" if low and u[4] < mp.tme_declined_low else "local_treatment"
     if allow_more and u[2] < mp.more_chemotherapy:
         return "more_chemotherapy"
@@ -88,11 +96,11 @@ def decide(mp: MdtParams, p, u: list[float], allow_more: bool) -> str:
     return "palliative"
 
 
-def build(spec, ctx):
-    mp: MdtParams = ctx.mdt_params
+def build(spec: MdtStep, ctx: Context) -> Runner:
+    mp = ctx.mdt_params
     allow_more = spec.allow_more_chemotherapy
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         asked = p.env.now
         meeting = ctx.mdt.book(asked)
         u = p.decisions.take(DRAWS_PER_MDT)

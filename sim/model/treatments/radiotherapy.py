@@ -8,11 +8,19 @@ only the fractions already given are logged and the rest of the booking is relea
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
-from sim.model.plans import Plan, with_plan
+from sim.model.plans import Plan, PlanRunner, with_plan
 from sim.scenario.parameters import TOXICITY_TYPES
+
+if TYPE_CHECKING:
+    from sim.model.context import Context
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import RadiotherapyStep
 
 DRAWS_PER_COURSE = 9
 
@@ -25,7 +33,7 @@ class RtParams:
     grade4_fraction: tuple[float, ...]
 
 
-def compile_radiotherapy(params) -> RtParams:
+def compile_radiotherapy(params: Parameters) -> RtParams:
     rt = params.radiotherapy
     tox = params.chemotherapy.toxicity
     return RtParams(
@@ -36,15 +44,20 @@ def compile_radiotherapy(params) -> RtParams:
     )
 
 
-def plan_course(p, ctx, course: str, extra_rows=(), on_done=None) -> Plan:
-    """Book a course now; its fractions (and ``extra_rows`` at its end) as a plan."""
+def plan_course(
+    p: Patient, ctx: Context, course: str, toxicity: Sequence[tuple[str, float]] = (),
+    on_done: Callable[[float], None] | None = None,
+) -> Plan:
+    """Book a course now; its fractions (and the ``toxicity`` found at its end: (CTCAE type,
+    grade) pairs) as a plan."""
     earliest = p.env.now
     times = ctx.linac.book_course(earliest, ctx.rt.fractions[course])
     p.log(ev.RT_BOOKED, course, times[0] - earliest)
     end = times[-1]
     pid, phase = p.index, p.phase
-    rows = [(pid, t, ev.RT_FRACTION, phase, course, float(k)) for k, t in enumerate(times, 1)]
-    rows.extend((pid, end, event, phase, detail, value) for event, detail, value in extra_rows)
+    rows = ev.series(patient_id=pid, days=times, event=ev.RT_FRACTION, phase=phase, detail=course)
+    rows.extend(ev.row(patient_id=pid, day=end, event=ev.TOXICITY, phase=phase, detail=kind,
+                       value=grade) for kind, grade in toxicity)
 
     def settle(now: float, completed: bool) -> None:
         if completed:
@@ -60,26 +73,26 @@ def plan_course(p, ctx, course: str, extra_rows=(), on_done=None) -> Plan:
     return Plan(rows, end, settle)
 
 
-def build(spec, ctx):
-    rp: RtParams = ctx.rt
+def build(spec: RadiotherapyStep, ctx: Context) -> PlanRunner:
+    rp = ctx.rt
     if spec.course != "assigned" and spec.course not in rp.fractions:
         raise ValueError(f"unknown radiotherapy course {spec.course!r}")
 
-    def plan(p) -> Plan:
+    def plan(p: Patient) -> Plan:
         if spec.phase is not None:
             p.phase = spec.phase
         course = p.rt_course if spec.course == "assigned" else spec.course
         u = p.tox.take(DRAWS_PER_COURSE)
-        toxicity = []
+        toxicity: list[tuple[str, float]] = []
         if not spec.with_chemotherapy:
             for k in range(4):
                 if u[k] < rp.toxicity_per_course[k]:
                     grade = 4.0 if u[4] < rp.grade4_fraction[k] else 3.0
-                    toxicity.append((ev.TOXICITY, TOXICITY_TYPES[k], grade))
+                    toxicity.append((TOXICITY_TYPES[k], grade))
         pelvic = rp.pelvic[course]
         nodes = (
             spec.treats_distant_lymph_nodes and pelvic
-            and p.attrs["modality"].get("distant_lymph_nodes") == "extended_rt_field"
+            and p.attrs.modality.get("distant_lymph_nodes") == "extended_rt_field"
         )
 
         def done(end: float) -> None:

@@ -4,9 +4,16 @@ the clinical response (CR, PR, SD) that the MDT decides on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
 from sim.scenario.params import apply_odds_ratio
+
+if TYPE_CHECKING:
+    from sim.model.context import Context, Runner, StepProcess
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import ReassessmentStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +22,7 @@ class ResponseParams:
     partial: float
 
 
-def compile_response(params) -> ResponseParams:
+def compile_response(params: Parameters) -> ResponseParams:
     r = params.response
     complete = apply_odds_ratio(r.complete_probability.value,
                                 params.effects.complete_response_odds_ratio.value)
@@ -24,12 +31,12 @@ def compile_response(params) -> ResponseParams:
     return ResponseParams(complete, partial)
 
 
-def build(spec, ctx):
-    rp: ResponseParams = ctx.response
+def build(spec: ReassessmentStep, ctx: Context) -> Runner:
+    rp = ctx.response
     after_rt = spec.after_radiotherapy_days
     after_cycle = spec.after_last_cycle_days
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         target = p.env.now
         if after_rt is not None and p.rt_end is not None:
             target = max(target, p.rt_end + after_rt)
@@ -39,7 +46,7 @@ def build(spec, ctx):
         yield from p.hold_until(target)
         p.image()
         partial = rp.partial
-        r_or = p.attrs.get("response_odds_ratio", 1.0)
+        r_or = p.attrs.response_odds_ratio
         if r_or != 1.0:
             partial = min(apply_odds_ratio(partial, r_or), 1.0 - rp.complete)
         if u < rp.complete:

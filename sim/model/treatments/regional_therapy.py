@@ -9,8 +9,16 @@ there, or at symptoms, whichever comes first. Each session may bring a grade >= 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.model import events as ev
+from sim.model.events import EventRow
+
+if TYPE_CHECKING:
+    from sim.model.context import Context, Runner, StepProcess
+    from sim.model.patient import Patient
+    from sim.scenario.parameters import Parameters
+    from sim.scenario.strategy import RegionalTherapyStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +29,7 @@ class RegionalParams:
     complication: float
 
 
-def compile_regional(params) -> RegionalParams | None:
+def compile_regional(params: Parameters) -> RegionalParams | None:
     r = params.regional_therapy
     if r is None:
         return None
@@ -29,18 +37,19 @@ def compile_regional(params) -> RegionalParams | None:
                           r.restaging_every_weeks * 7.0, r.complication_probability.value)
 
 
-def build(spec, ctx):
-    rp: RegionalParams | None = ctx.regional
+def build(spec: RegionalTherapyStep, ctx: Context) -> Runner:
+    rp = ctx.regional
     if rp is None:
         raise ValueError("a regional_therapy step needs parameters.regional_therapy")
 
-    def run(p):
+    def run(p: Patient) -> StepProcess:
         p.enter_palliative("regional_therapy")
         now = p.env.now
         d = p.disease
         # the restaging that will find the progression, unless symptoms or death come first
         stop = min(p.t_end, d.t_death, d.t_symptoms)
-        restagings, t = [], now + rp.restaging_days
+        restagings: list[float] = []
+        t = now + rp.restaging_days
         while t < stop:
             restagings.append(t)
             if t >= d.t_progression:
@@ -48,20 +57,22 @@ def build(spec, ctx):
             t += rp.restaging_days
         found = restagings[-1] if restagings and restagings[-1] >= d.t_progression else stop
         pid, phase = p.index, p.phase
-        rows = []
+        rows: list[EventRow] = []
         t = now
         for k in range(1, rp.max_sessions + 1):
             if t >= found:
                 break
             u = p.surgery.take(2)
-            rows.append((pid, t, ev.REGIONAL_SESSION, phase, spec.procedure, float(k)))
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.REGIONAL_SESSION, phase=phase,
+                               detail=spec.procedure, value=float(k)))
             if u[0] < rp.complication:
-                rows.append((pid, t, ev.COMPLICATION, phase, spec.procedure, 3.0))
+                rows.append(ev.row(patient_id=pid, day=t, event=ev.COMPLICATION, phase=phase,
+                                   detail=spec.procedure, value=3.0))
             low, high = rp.every
             t += low + (high - low) * u[1]
-        rows.extend((pid, r, ev.RESTAGING, phase, "RECIST", float(i))
-                    for i, r in enumerate(restagings, start=1))
-        rows.sort(key=lambda row: row[1])
+        rows.extend(ev.series(patient_id=pid, days=restagings, event=ev.RESTAGING, phase=phase,
+                              detail="RECIST"))
+        rows.sort(key=ev.day_of)
         end = restagings[-1] if restagings else now
         yield from p.hold_logging(rows, end)
         p.image()

@@ -9,11 +9,16 @@ plotly.py would write them, without its graph objects (see :mod:`sim.report.dash
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from sim.outcomes.metrics import ENDPOINTS, LANDMARKS, landmark_name
 from sim.report.dashboard.plot_json import Figure, axes, axis, axis_names, grid, hline, text, vline
 from sim.report.dashboard.plot_json import template as plotly_template
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 SYMBOLS = {
@@ -23,9 +28,9 @@ SYMBOLS = {
     "MDT": "circle-open", "end of follow-up": "line-ew-open",
 }
 TEMPLATE = "plotly_white"
-STYLE = {"font": {"size": 13}, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
+STYLE: dict[str, Any] = {"font": {"size": 13}, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
 #: the same look for plotly.py figures (``fig.update_layout(**LAYOUT)``: the sweep dashboard's)
-LAYOUT = {"template": TEMPLATE, **STYLE}
+LAYOUT: dict[str, Any] = {"template": TEMPLATE, **STYLE}
 
 
 def figure(traces: list[dict], title: str, layout: dict | None = None, **style) -> Figure:
@@ -124,13 +129,14 @@ def rates_figure(rates: dict[str, dict[str, dict]], title: str, xaxis: str) -> F
                   yaxis={"title": text("patients (share, 95% interval)"), "tickformat": ".0%"})
 
 
-def swimmer_figure(rows: dict[str, object]) -> Figure:
+def swimmer_figure(rows: dict[str, pd.DataFrame]) -> Figure:
     """A sample of patients' timelines: what happened to whom and when."""
     traces = []
     shown_legend = set()
     for i, (name, frame) in enumerate(rows.items()):
         labels = {pid: f"{name[:18]} #{pid}" for pid in sorted(frame["patient_id"].unique())}
-        for (what, pathway), g in frame.groupby(["what", "pathway"], sort=True):
+        for (event, pathway), g in frame.groupby(["what", "pathway"], sort=True):
+            what = str(event)
             traces.append({
                 "customdata": np.stack([g["detail"].astype(str), g["pathway"]], axis=1).tolist(),
                 "hovertemplate": "%{y}: " + what + " at %{x:.1f} months (%{customdata[0]}), "
@@ -147,7 +153,7 @@ def swimmer_figure(rows: dict[str, object]) -> Figure:
                   yaxis={"title": text("patient"), "automargin": True}, height=700)
 
 
-def _weekly_figure(series: dict[str, dict[str, object]], column: str, titles: list[str],
+def _weekly_figure(series: dict[str, dict[str, pd.DataFrame]], column: str, titles: list[str],
                    hover: str) -> tuple[list[dict], dict]:
     """Three stacked plots sharing the week axis (linac, theatre, MDT), a line per strategy."""
     layout = grid(3, 1, titles, vertical_spacing=0.06, shared_xaxes=True)
@@ -164,7 +170,7 @@ def _weekly_figure(series: dict[str, dict[str, object]], column: str, titles: li
     return traces, layout
 
 
-def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, float],
+def resources_figure(weekly: dict[str, dict[str, pd.DataFrame]], capacity: dict[str, float],
                      centres: str = "all centres") -> Figure:
     """Use of the linac, theatre and MDT per week and per centre (the mean over ``centres``),
     against the weekly capacity of one centre."""
@@ -181,7 +187,7 @@ def resources_figure(weekly: dict[str, dict[str, object]], capacity: dict[str, f
                   height=700)
 
 
-def queues_figure(queues: dict[str, dict[str, object]], centres: str = "all centres") -> Figure:
+def queues_figure(queues: dict[str, dict[str, pd.DataFrame]], centres: str = "all centres") -> Figure:
     """Mean number of patients waiting for the linac, an operation and an MDT place, per week and
     per centre (the mean over ``centres``)."""
     titles = ["waiting for the linac", "waiting for an operation", "waiting for the MDT"]
