@@ -3,7 +3,9 @@
 Palliative intent: the patient enters the palliative state, then has sessions every few weeks and
 RECIST restaging on its own schedule. The disease is fixed from here on, so the restaging that
 finds the (latent) progression is known when the course starts, as in follow-up: sessions stop
-there, or at symptoms, whichever comes first. Each session may bring a grade >= III complication.
+there, or at symptoms, whichever comes first, and the step ends only then (or at death or the
+end of follow-up), so what follows it starts after progression is detected. Each session may
+bring a grade >= III complication.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.model import events as ev
+
+#: past the alert, so that rounding in the wait can never end it a moment before the alert fires
+ALERT_MARGIN_DAYS = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +51,10 @@ def build(spec, ctx):
             if t >= d.t_progression:
                 break
             t += rp.restaging_days
-        found = restagings[-1] if restagings and restagings[-1] >= d.t_progression else stop
+        by_imaging = bool(restagings) and restagings[-1] >= d.t_progression
+        # otherwise the step lasts until the alert: symptoms reveal the progression (palliative:
+        # the wait goes on past it, so it ends a moment later), or death / end of follow-up
+        found = restagings[-1] if by_imaging else stop
         pid, phase = p.index, p.phase
         rows = []
         t = now
@@ -62,8 +70,7 @@ def build(spec, ctx):
         rows.extend((pid, r, ev.RESTAGING, phase, "RECIST", float(i))
                     for i, r in enumerate(restagings, start=1))
         rows.sort(key=lambda row: row[1])
-        end = restagings[-1] if restagings else now
-        yield from p.hold_logging(rows, end)
+        yield from p.hold_logging(rows, found if by_imaging else stop + ALERT_MARGIN_DAYS)
         p.image()
         return None
 
