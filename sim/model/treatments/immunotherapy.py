@@ -2,9 +2,10 @@
 
 A course is planned when it starts, like a chemotherapy course: doses on the agent's schedule, a
 grade 3-4 immune-related adverse event (irAE) after a dose with the scenario's probability, and
-after one the drug may be stopped for good. Its draws come from the patient's own immunotherapy
-stream, so adding immunotherapy to a strategy leaves every other draw of the patient unchanged:
-the arms of a comparison still share their chemotherapy toxicity, response and disease luck.
+after one the drug may be stopped for good: for the patient, so no later immunotherapy step
+restarts it. Its draws come from the patient's own immunotherapy stream, so adding immunotherapy
+to a strategy leaves every other draw of the patient unchanged: the arms of a comparison still
+share their chemotherapy toxicity, response and disease luck.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def build(spec, ctx):
                          f"(expected one of {sorted(ip.every_days)})")
     every = ip.every_days[spec.agent]
 
-    def plan(p) -> Plan:
+    def plan(p) -> Plan | None:
         p.phase = spec.phase
+        if p.immunotherapy_stopped:  # stopped for good by an earlier step's irAE
+            return None
         if isinstance(spec.doses, int):
             n = spec.doses
         else:
@@ -55,6 +58,7 @@ def build(spec, ctx):
             n = low + min(int(p.immuno.random() * (high - low + 1)), high - low)
         pid, phase, t = p.index, p.phase, p.env.now
         rows: list[tuple] = []
+        stop = None
         for k in range(1, n + 1):
             u = p.immuno.take(DRAWS_PER_DOSE)
             rows.append((pid, t, ev.IMMUNOTHERAPY_DOSE, phase, spec.agent, float(k)))
@@ -64,7 +68,13 @@ def build(spec, ctx):
                 rows.append((pid, t, ev.TOXICITY, phase, "immune_related", grade))
                 if u[2] < ip.discontinuation:
                     rows.append((pid, t, ev.IMMUNOTHERAPY_STOPPED, phase, "immune_related", float(k)))
+                    stop = t
                     break
-        return Plan(rows, t, lambda now, completed: None)
+
+        def settle(now: float, completed: bool) -> None:
+            if stop is not None and (completed or stop < now):  # the stop row was logged
+                p.immunotherapy_stopped = True
+
+        return Plan(rows, t, settle)
 
     return with_plan(plan)
