@@ -22,7 +22,13 @@ import pandas as pd
 
 from sim.model.centre import compile_params, simulate_centre
 from sim.outcomes.schemas import concat_events, events_frame
-from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
+from sim.population.sample import (
+    covariate_flags,
+    covariate_hazard_ratio,
+    sample_population,
+    sites_of,
+    treated_at_entry,
+)
 
 Progress = Callable[[int], None]
 
@@ -85,6 +91,7 @@ def _centre_inputs(pop: pd.DataFrame, scenario) -> dict:
         "male": (pop["sex"] == "male").tolist(),
         "progression_hr": prog_hr.tolist(),
         "death_hr": death_hr.tolist(),
+        "treated_at_entry": treated_at_entry(scenario.population, pop),
     }
 
 

@@ -96,7 +96,8 @@ def simulate_centre(scenario, compiled: CompiledParams, centre: int, patients: d
     """Run one centre to the end; returns its event rows.
 
     ``patients`` holds per-patient lists (one entry per patient of this centre): ``patient_id``,
-    ``attrs`` (dicts), ``age_years``, ``male``, ``progression_hr``, ``death_hr``.
+    ``attrs`` (dicts), ``age_years``, ``male``, ``progression_hr``, ``death_hr``,
+    ``treated_at_entry`` (the sites each patient enters with treated, e.g. not after an R2 resection).
     """
     # the run allocates many short-lived tuples and generators and few reference cycles (a
     # patient's exit drops its own): the cyclic garbage collector's passes, each through the
@@ -147,7 +148,7 @@ def _simulate(scenario, compiled: CompiledParams, centre: int, patients: dict) -
             p = Patient(pid, env, rows, patients["attrs"][j], clock, now + horizon, streams)
             p.log(ev.ARRIVAL, str(centre), patients["age_years"][j])
             if treated_at_entry:
-                for site in treated_at_entry:
+                for site in patients["treated_at_entry"][j]:  # R2: not the residual site
                     p.treat_site(site)
                 p.local_treatment_started = True
                 p.update_hazard_state()
