@@ -137,6 +137,7 @@ def scale_defects(scenario, events: pd.DataFrame, patients: pd.DataFrame) -> dic
         (sessions["day"] >= at.map(bsc).fillna(np.inf)).sum())
     first_session = sessions.groupby("patient_id")["day"].min()
     bsc_after = bsc.reindex(first_session.index).dropna()
+    bsc_after = bsc_after[bsc_after >= first_session.loc[bsc_after.index]]
     found["supportive care after regional therapy without detected progression"] = int(
         (detected.reindex(bsc_after.index).fillna(np.inf) > bsc_after + 1e-9).sum())
 
