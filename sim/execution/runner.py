@@ -20,7 +20,13 @@ from sim.model.centre import compile_params, simulate_centre
 from sim.model.context import CompiledParams
 from sim.model.inputs import PatientAttributes, PatientInputs
 from sim.outcomes.schemas import concat_events, events_frame
-from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
+from sim.population.sample import (
+    covariate_flags,
+    covariate_hazard_ratio,
+    sample_population,
+    sites_of,
+    treated_at_entry,
+)
 from sim.scenario.loader import Scenario
 
 Progress = Callable[[int], None]
@@ -78,6 +84,7 @@ def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> PatientInputs:
         male=(pop["sex"] == "male").tolist(),
         progression_hr=prog_hr.tolist(),
         death_hr=death_hr.tolist(),
+        treated_at_entry=treated_at_entry(scenario.population, pop),
     )
 
 

@@ -97,7 +97,7 @@ def simulate_centre(
             p = Patient(pid, env, rows, patients.attrs[j], clock, now + horizon, streams.of(j, pid))
             p.log(ev.ARRIVAL, str(centre), age)
             if treated_at_entry:
-                for site in treated_at_entry:
+                for site in patients.treated_at_entry[j]:  # R2: not the residual site
                     p.treat_site(site)
                 p.local_treatment_started = True
                 p.update_hazard_state()

@@ -49,6 +49,9 @@ class PatientInputs:
     """covariate hazard ratio of progression"""
     death_hr: list[float]
     """covariate hazard ratio of cancer death"""
+    treated_at_entry: list[tuple[str, ...]]
+    """sites the patient enters with treated (the scenario's ``treated_at_entry`` but those a
+    residual criterion leaves untreated, e.g. after an R2 resection)"""
 
     def __len__(self) -> int:
         return len(self.patient_id)
@@ -58,4 +61,5 @@ class PatientInputs:
         return PatientInputs(
             self.patient_id[start:stop], self.attrs[start:stop], self.age_years[start:stop],
             self.male[start:stop], self.progression_hr[start:stop], self.death_hr[start:stop],
+            self.treated_at_entry[start:stop],
         )

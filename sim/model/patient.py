@@ -51,7 +51,7 @@ class Patient(EventLogger):
         "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
         "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
         "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
-        "adjuvant_delay", "adjuvant_prevented_by",
+        "adjuvant_delay", "adjuvant_prevented_by", "immunotherapy_stopped",
     )
 
     def __init__(
@@ -94,6 +94,7 @@ class Patient(EventLogger):
         self.last_surgery: float | None = None
         self.adjuvant_delay = 0.0
         self.adjuvant_prevented_by: str | None = None
+        self.immunotherapy_stopped = False  # for good, after a grade 3-4 irAE
         self._update_alert()
 
     # ---------------------------------------------------------------- waits

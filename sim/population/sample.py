@@ -265,3 +265,13 @@ def sites_of(metastatic_site: str) -> tuple[str, ...]:
         "distant_lymph_nodes": ("rectum", "distant_lymph_nodes"),
         "none": ("rectum",),
     }[metastatic_site]
+
+
+def treated_at_entry(population, df: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per patient, the sites of ``treated_at_entry`` that are treated: not those the patient's
+    attributes leave with macroscopic residual disease (``residual_at_entry``, e.g. R2)."""
+    sites = list(population.treated_at_entry)
+    residual = {site: c.passes(df[c.attribute]) for site, c in population.residual_at_entry.items()}
+    if not residual:
+        return [tuple(sites)] * len(df)
+    return [tuple(s for s in sites if not (s in residual and residual[s][i])) for i in range(len(df))]

@@ -105,8 +105,20 @@ class RadiotherapyCourse(Frozen):
 class Radiotherapy(Frozen):
     courses: dict[str, RadiotherapyCourse]
     toxicity_per_course: ByToxicity = Field(
-        description="P(grade 3-4 event) in a course given without concurrent chemotherapy"
+        description="P(grade 3-4 event) in a pelvic course given without concurrent chemotherapy"
     )
+    metastasis_toxicity_per_course: ByToxicity | None = Field(
+        None, description="the same for a course to a metastasis (SBRT), whose field spares the "
+        "bowel and perineum; required when a course targets a metastasis",
+    )
+
+    @model_validator(mode="after")
+    def _toxicity_by_target(self) -> Radiotherapy:
+        to_metastasis = [k for k, c in self.courses.items() if c.target == "metastasis"]
+        if to_metastasis and self.metastasis_toxicity_per_course is None:
+            raise ValueError(f"metastasis_toxicity_per_course: required, since course "
+                             f"'{to_metastasis[0]}' targets a metastasis")
+        return self
 
 
 class ByAttribute(Frozen):

@@ -78,6 +78,7 @@ METASTATIC_SITE_CATEGORIES = ("liver_only", "lung_only", "liver_and_lung", "dist
 BASE_NUMERIC = ("age_years", "n_liver_metastases", "cea_ng_ml", "ca199_u_ml",
                 "largest_liver_metastasis_cm", "rectal_tumour_length_cm")
 BASE_CATEGORICAL = ("sex", "kps", "t_category", "metastatic_site", "tumour_height", "differentiation")
+Site = Literal["rectum", "liver", "lung", "distant_lymph_nodes"]
 
 
 class Criterion(_Frozen):
@@ -140,9 +141,13 @@ class Population(_Frozen):
     eligibility: list[Criterion] = Field(
         [], description="protocol criteria: candidates are drawn until run.patients qualify",
     )
-    treated_at_entry: list[Literal["rectum", "liver", "lung", "distant_lymph_nodes"]] = Field(
+    treated_at_entry: list[Site] = Field(
         [], description="sites already treated when patients enter (a population of resected "
         "patients, for instance): counted as treated from day 0",
+    )
+    residual_at_entry: dict[Site, Criterion] = Field(
+        {}, description="a site of treated_at_entry that stays untreated for the patients meeting "
+        "the criterion: an R2 resection leaves macroscopic disease (no cure, residual hazard)",
     )
 
     @model_validator(mode="after")
@@ -153,8 +158,13 @@ class Population(_Frozen):
             raise ValueError(f"attributes: {clash[0]!r} is already a population column")
         numeric = set(BASE_NUMERIC) | {k for k, v in self.attributes.items() if isinstance(v, Continuous)}
         categorical = set(BASE_CATEGORICAL) | {k for k, v in self.attributes.items() if isinstance(v, Mix)}
-        for i, c in enumerate(self.eligibility):
-            where = f"eligibility[{i}] ({c.label})"
+        for site in self.residual_at_entry:
+            if site not in self.treated_at_entry:
+                raise ValueError(f"residual_at_entry.{site}: expected a site of treated_at_entry "
+                                 f"{self.treated_at_entry}")
+        criteria = [(f"eligibility[{i}] ({c.label})", c) for i, c in enumerate(self.eligibility)]
+        criteria += [(f"residual_at_entry.{site}", c) for site, c in self.residual_at_entry.items()]
+        for where, c in criteria:
             if c.attribute not in numeric | categorical:
                 raise ValueError(f"{where}: unknown attribute {c.attribute!r} "
                                  f"(expected one of {sorted(numeric | categorical)})")

@@ -119,6 +119,7 @@ def test_patient_inputs_slice_every_column_alike():
         male=[True, False, True, False],
         progression_hr=[1.0, 1.5, 2.0, 2.5],
         death_hr=[1.0, 1.1, 1.2, 1.3],
+        treated_at_entry=[(), ("liver",), ("rectum", "liver"), ("rectum",)],
     )
     part = inputs.slice(1, 3)
     assert len(inputs) == 4 and len(part) == 2
@@ -126,3 +127,4 @@ def test_patient_inputs_slice_every_column_alike():
     assert [a.regimen for a in part.attrs] == ["FOLFOX", "CAPOX"]
     assert (part.age_years, part.male) == ([60.0, 70.0], [False, True])
     assert (part.progression_hr, part.death_hr) == ([1.5, 2.0], [1.1, 1.2])
+    assert part.treated_at_entry == [("liver",), ("rectum", "liver")]

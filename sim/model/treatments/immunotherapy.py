@@ -2,9 +2,10 @@
 
 A course is planned when it starts, like a chemotherapy course: doses on the agent's schedule, a
 grade 3-4 immune-related adverse event (irAE) after a dose with the scenario's probability, and
-after one the drug may be stopped for good. Its draws come from the patient's own immunotherapy
-stream, so adding immunotherapy to a strategy leaves every other draw of the patient unchanged:
-the arms of a comparison still share their chemotherapy toxicity, response and disease luck.
+after one the drug may be stopped for good: for the patient, so no later immunotherapy step
+restarts it. Its draws come from the patient's own immunotherapy stream, so adding immunotherapy
+to a strategy leaves every other draw of the patient unchanged: the arms of a comparison still
+share their chemotherapy toxicity, response and disease luck.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ def build(spec: ImmunotherapyStep, ctx: Context) -> PlanRunner:
                          f"(expected one of {sorted(ip.every_days)})")
     every = ip.every_days[spec.agent]
 
-    def plan(p: Patient) -> Plan:
+    def plan(p: Patient) -> Plan | None:
         draws = p.immuno
         if draws is None:  # the centre gives every patient this stream when parameters have it
             raise RuntimeError("a patient without an immunotherapy stream")
         p.phase = spec.phase
+        if p.immunotherapy_stopped:  # stopped for good by an earlier step's irAE
+            return None
         if isinstance(spec.doses, int):
             n = spec.doses
         else:
@@ -66,6 +69,7 @@ def build(spec: ImmunotherapyStep, ctx: Context) -> PlanRunner:
             n = low + min(int(draws.random() * (high - low + 1)), high - low)
         pid, phase, t = p.index, p.phase, p.env.now
         rows: list[EventRow] = []
+        stop: float | None = None
         for k in range(1, n + 1):
             u = draws.take(DRAWS_PER_DOSE)
             rows.append(ev.row(patient_id=pid, day=t, event=ev.IMMUNOTHERAPY_DOSE, phase=phase,
@@ -78,7 +82,13 @@ def build(spec: ImmunotherapyStep, ctx: Context) -> PlanRunner:
                 if u[2] < ip.discontinuation:
                     rows.append(ev.row(patient_id=pid, day=t, event=ev.IMMUNOTHERAPY_STOPPED,
                                        phase=phase, detail="immune_related", value=float(k)))
+                    stop = t
                     break
-        return Plan(rows, t, lambda now, completed: None)
+
+        def settle(now: float, completed: bool) -> None:
+            if stop is not None and (completed or stop < now):  # the stop row was logged
+                p.immunotherapy_stopped = True
+
+        return Plan(rows, t, settle)
 
     return with_plan(plan)

@@ -31,16 +31,22 @@ class RtParams:
     pelvic: dict[str, bool]
     toxicity_per_course: tuple[float, ...]
     grade4_fraction: tuple[float, ...]
+    #: a course to a metastasis (SBRT) has its own: its field is not the pelvis
+    metastasis_toxicity_per_course: tuple[float, ...]
 
 
 def compile_radiotherapy(params: Parameters) -> RtParams:
     rt = params.radiotherapy
     tox = params.chemotherapy.toxicity
+    metastasis = rt.metastasis_toxicity_per_course  # None: no course to a metastasis
     return RtParams(
         fractions={k: c.fractions for k, c in rt.courses.items()},
         pelvic={k: c.target == "pelvis" for k, c in rt.courses.items()},
         toxicity_per_course=tuple(getattr(rt.toxicity_per_course, t).value for t in TOXICITY_TYPES),
         grade4_fraction=tuple(getattr(tox.grade4_fraction, t).value for t in TOXICITY_TYPES),
+        metastasis_toxicity_per_course=tuple(
+            getattr(metastasis, t).value if metastasis is not None else 0.0 for t in TOXICITY_TYPES
+        ),
     )
 
 
@@ -84,12 +90,13 @@ def build(spec: RadiotherapyStep, ctx: Context) -> PlanRunner:
         course = p.rt_course if spec.course == "assigned" else spec.course
         u = p.tox.take(DRAWS_PER_COURSE)
         toxicity: list[tuple[str, float]] = []
+        pelvic = rp.pelvic[course]
+        per_course = rp.toxicity_per_course if pelvic else rp.metastasis_toxicity_per_course
         if not spec.with_chemotherapy:
             for k in range(4):
-                if u[k] < rp.toxicity_per_course[k]:
+                if u[k] < per_course[k]:
                     grade = 4.0 if u[4] < rp.grade4_fraction[k] else 3.0
                     toxicity.append((TOXICITY_TYPES[k], grade))
-        pelvic = rp.pelvic[course]
         nodes = (
             spec.treats_distant_lymph_nodes and pelvic
             and p.attrs.modality.get("distant_lymph_nodes") == "extended_rt_field"

@@ -3,7 +3,9 @@
 Palliative intent: the patient enters the palliative state, then has sessions every few weeks and
 RECIST restaging on its own schedule. The disease is fixed from here on, so the restaging that
 finds the (latent) progression is known when the course starts, as in follow-up: sessions stop
-there, or at symptoms, whichever comes first. Each session may bring a grade >= III complication.
+there, or at symptoms, whichever comes first, and the step ends only then (or at death or the
+end of follow-up), so what follows it starts after progression is detected. Each session may
+bring a grade >= III complication.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     from sim.model.patient import Patient
     from sim.scenario.parameters import Parameters
     from sim.scenario.strategy import RegionalTherapyStep
+
+#: past the alert, so that rounding in the wait can never end it a moment before the alert fires
+ALERT_MARGIN_DAYS = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,10 @@ def build(spec: RegionalTherapyStep, ctx: Context) -> Runner:
             if t >= d.t_progression:
                 break
             t += rp.restaging_days
-        found = restagings[-1] if restagings and restagings[-1] >= d.t_progression else stop
+        by_imaging = bool(restagings) and restagings[-1] >= d.t_progression
+        # otherwise the step lasts until the alert: symptoms reveal the progression (palliative:
+        # the wait goes on past it, so it ends a moment later), or death / end of follow-up
+        found = restagings[-1] if by_imaging else stop
         pid, phase = p.index, p.phase
         rows: list[EventRow] = []
         t = now
@@ -73,8 +81,7 @@ def build(spec: RegionalTherapyStep, ctx: Context) -> Runner:
         rows.extend(ev.series(patient_id=pid, days=restagings, event=ev.RESTAGING, phase=phase,
                               detail="RECIST"))
         rows.sort(key=ev.day_of)
-        end = restagings[-1] if restagings else now
-        yield from p.hold_logging(rows, end)
+        yield from p.hold_logging(rows, found if by_imaging else stop + ALERT_MARGIN_DAYS)
         p.image()
         return None
 
