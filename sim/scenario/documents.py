@@ -18,13 +18,18 @@ from sim.errors import InputError
 Origins = dict[tuple, str]
 
 
+#: libyaml's safe loader where PyYAML was built with it (about 7x faster than the pure-Python one,
+#: the same documents and errors), else the pure-Python one
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml_mapping(path: str | Path) -> dict:
     """A YAML file that must hold a mapping (missing file, bad YAML: InputError)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), None, "file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
