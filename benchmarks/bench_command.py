@@ -134,17 +134,25 @@ def main() -> None:
     def tag_of(kind: str) -> str:
         return next((t for t in trees if t and kind.startswith(t)), "")
 
+    def in_tree(tag: str, run_args: argparse.Namespace) -> argparse.Namespace:
+        """The arguments with the scenario file of that tree (its own copy of a file of this
+        checkout: scenario files change with the code that reads them)."""
+        own = args.scenario
+        if args.scenario.is_relative_to(ROOT):
+            own = trees[tag] / args.scenario.relative_to(ROOT)
+        return argparse.Namespace(**{**vars(run_args), "scenario": own})
+
     with tempfile.TemporaryDirectory() as tmp:
         # one small untimed run of each kind first: bytecode compiled, files in the page cache
         for kind in kinds:
             tag = tag_of(kind)
             warm = argparse.Namespace(**{**vars(args), "patients": 200})
-            measure(command(kind.removeprefix(tag), warm, args.seed, Path(tmp) / "run"), core,
+            measure(command(kind.removeprefix(tag), in_tree(tag, warm), args.seed, Path(tmp) / "run"), core,
                     Path(tmp) / "log.txt", trees[tag])
         for i in range(args.runs):
             for kind in kinds:
                 tag = tag_of(kind)
-                cmd = command(kind.removeprefix(tag), args, args.seed + i, Path(tmp) / "run")
+                cmd = command(kind.removeprefix(tag), in_tree(tag, args), args.seed + i, Path(tmp) / "run")
                 r = measure(cmd, core, Path(tmp) / "log.txt", trees[tag])
                 runs[kind].append(r)
                 print(f"run {i + 1}/{args.runs} {kind:21s} {r['cpu_s']:6.2f} CPU s "

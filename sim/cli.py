@@ -264,7 +264,7 @@ def sweep(sweep_file: Path, out_dir: Path | None, workers: int | None, backend: 
                       "--resume to continue", markup=False, highlight=False)
             sys.exit(130)
     if not quiet:
-        from sim.sweep.report import print_summary
+        from sim.report.sweep_console import print_summary
 
         print_summary(out, summary, target)
 

@@ -11,23 +11,20 @@ import numpy as np
 import sim
 from sim.calibrate.evaluate import Cache
 from sim.calibrate.fit import Progress, Runner, fit
-from sim.calibrate.report import (
-    convergence_figure,
-    fitted_overlay,
-    identifiability_figure,
-    parameter_summary,
-    posterior_frame,
-    survival_figure,
-    targets_figure,
-    write_html,
-    write_json,
-)
+from sim.calibrate.report import fitted_overlay, parameter_summary, posterior_frame, write_json
 from sim.calibrate.spec import load_calibration
 from sim.calibrate.targets import KmTarget, load_targets, statistics_for, target_rows
 from sim.execution.runner import run_scenario
 from sim.io.atomic import atomic_write, atomic_write_with
 from sim.io.results import git_commit
 from sim.outcomes.summary import patients_of
+from sim.report.calibration import (
+    convergence_figure,
+    identifiability_figure,
+    survival_figure,
+    targets_figure,
+    write_html,
+)
 
 
 def _relative(path: Path) -> str:

@@ -13,7 +13,6 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from sim.calibrate.report import _table_html
 from sim.calibrate.statistics import Statistics, observed_within, statistics_from_patients
 from sim.calibrate.targets import (
     KmTarget,
@@ -26,6 +25,7 @@ from sim.calibrate.targets import (
     target_rows,
 )
 from sim.errors import InputError
+from sim.report.calibration import _table_html
 from sim.scenario.parameters import TOXICITY_TYPES
 
 TARGETS = ROOT / "calibration" / "li2021_targets.yaml"
