@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 
 from sim.errors import InputError
@@ -78,30 +77,36 @@ def _card(i: int, s: d.Strategy) -> str:
             f"<h3>{html.escape(s.name)}</h3><table>{body}</table></div>")
 
 
+def _published_landmarks(report_path: Path, report: dict) -> dict[str, list[dict]]:
+    """The whole cohort's published Kaplan-Meier landmarks, read from the targets file the
+    calibration names (``provenance.targets``, relative to the project: the folder above
+    ``calibration/``); none if that file is not there."""
+    from sim.calibrate.targets import KmTarget, load_targets
+
+    marks: dict[str, list[dict]] = {"os": [], "pfs": []}
+    named = (report.get("provenance") or {}).get("targets")
+    path = report_path.resolve().parents[2] / named if named else None
+    if path is None or not path.is_file():
+        return marks
+    targets, _ = load_targets(path)
+    for t in targets.targets:
+        if isinstance(t, KmTarget) and t.group is None and t.ci95 is not None:
+            marks[t.curve].append({"month": t.month, "value": t.percent / 100,
+                                   "low": t.ci95[0] / 100, "high": t.ci95[1] / 100})
+    return marks
+
+
 def _km_targets(strategies: list[d.Strategy]) -> tuple[dict[str, list[dict]], list[dict]]:
     """Published Kaplan-Meier landmarks (and all calibration rows) of the first calibrated arm."""
     for s in strategies:
         fitted = (s.manifest.get("scenario") or {}).get("calibration")
         if not fitted:
             continue
-        report = Path(fitted).with_name(f"{Path(fitted).stem}_report.json")
-        if not report.is_file():
+        report_path = Path(fitted).with_name(f"{Path(fitted).stem}_report.json")
+        if not report_path.is_file():
             continue
-        rows = json.loads(report.read_text(encoding="utf-8")).get("targets", [])
-        marks: dict[str, list[dict]] = {"os": [], "pfs": []}
-        for r in rows:
-            if r.get("likelihood") != "km" or r.get("group"):  # a group's curve, not the cohort's
-                continue
-            curve, month = r.get("curve"), r.get("month")
-            if curve is None:
-                m = re.fullmatch(r"(os|pfs)_(\d+(?:\.\d+)?)", r["target"])
-                if not m:
-                    continue
-                curve, month = m.group(1), float(m.group(2))
-            if curve in marks:
-                marks[curve].append({"month": month, "value": r["published"],
-                                     "low": r["published_ci95"][0], "high": r["published_ci95"][1]})
-        return marks, rows
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        return _published_landmarks(report_path, report), report.get("targets", [])
     return {"os": [], "pfs": []}, []
 
 
