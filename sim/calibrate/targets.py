@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy.stats import beta as beta_dist
+from scipy.special import betaincinv  # beta quantiles: scipy.stats.beta.ppf computes the same
 
 from sim.calibrate.statistics import PARTITIONS, KmGroup, Statistics, km_key, statistics_from_patients
 from sim.scenario.documents import read_yaml_mapping, validate_document
@@ -250,8 +250,8 @@ def objective(targets: TargetsFile, stats: Statistics) -> float:
 # ---------------------------------------------------------------------------- target table
 
 def clopper_pearson(k: int, n: int) -> tuple[float, float]:
-    low = 0.0 if k == 0 else float(beta_dist.ppf(0.025, k, n - k + 1))
-    high = 1.0 if k == n else float(beta_dist.ppf(0.975, k + 1, n - k))
+    low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, 0.025))
+    high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 0.975))
     return low, high
 
 
