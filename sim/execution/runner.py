@@ -22,6 +22,7 @@ import pandas as pd
 
 from sim.execution.gc_pause import gc_paused
 from sim.model.centre import compile_params, simulate_centre
+from sim.model.context import CompiledParams
 from sim.model.inputs import PatientAttributes, PatientInputs
 from sim.outcomes.schemas import concat_events, events_frame
 from sim.population.sample import covariate_flags, covariate_hazard_ratio, sample_population, sites_of
@@ -70,17 +71,12 @@ def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> PatientInputs:
     for (site, regimen, course, sequence, n_liver, liver, lung, nodes, height), r_or in zip(
             columns, response_or.tolist(), strict=True):
         sites = sites_of(site)
+        # the fields in their order (response_odds_ratio, regimen, radiotherapy_course, sequence,
+        # sites, has_liver, has_lung, n_liver_metastases, tumour_height, modality): by keyword,
+        # a NamedTuple costs more than twice a dict to build
         attrs.append(PatientAttributes(
-            response_odds_ratio=r_or,
-            regimen=regimen,
-            radiotherapy_course=course,
-            sequence=sequence,
-            sites=sites,
-            has_liver="liver" in sites,
-            has_lung="lung" in sites,
-            n_liver_metastases=int(n_liver),
-            tumour_height=height,
-            modality={"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
+            r_or, regimen, course, sequence, sites, "liver" in sites, "lung" in sites,
+            int(n_liver), height, {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
         ))
     return PatientInputs(
         patient_id=pop["patient_id"].tolist(),
@@ -107,6 +103,15 @@ def _with_centres(pop: pd.DataFrame, ranges: list[tuple[int, int, int]]) -> pd.D
     return pop
 
 
+def _simulate_centre(scenario: Scenario, compiled: CompiledParams, centre: int,
+                     inputs: PatientInputs) -> list:
+    """One centre's flat event log, simulated with the garbage collector paused. Paused per
+    centre, not around a block of centres: a block's log, grown during a pause, would be young
+    when the collector comes back, and its next pass would walk through all of it."""
+    with gc_paused():
+        return simulate_centre(scenario, compiled, centre, inputs)
+
+
 def run_centre(
     scenario, centre: int, start: int, stop: int, compiled=None, population=None
 ) -> tuple[pd.DataFrame, list]:
@@ -114,9 +119,7 @@ def run_centre(
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
     pop = _with_centres(pop, [(centre, start, stop)])
-    inputs = _centre_inputs(pop, scenario)
-    with gc_paused():
-        rows = simulate_centre(scenario, compiled, centre, inputs)
+    rows = _simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
     return pop, rows
 
 
@@ -130,10 +133,9 @@ def simulate_block(scenario, ranges: list[tuple[int, int, int]],
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
     rows: list = []
-    with gc_paused():
-        for centre, start, stop in ranges:
-            rows.extend(simulate_centre(scenario, compiled, centre,
-                                        inputs.slice(start - first, stop - first)))
+    for centre, start, stop in ranges:
+        rows.extend(_simulate_centre(scenario, compiled, centre,
+                                     inputs.slice(start - first, stop - first)))
     return population, events_frame(rows)
 
 
