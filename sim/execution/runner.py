@@ -65,17 +65,12 @@ def _centre_inputs(pop: pd.DataFrame, scenario: Scenario) -> PatientInputs:
     for (site, regimen, course, sequence, n_liver, liver, lung, nodes, height), r_or in zip(
             columns, response_or.tolist(), strict=True):
         sites = sites_of(site)
+        # the fields in their order (response_odds_ratio, regimen, radiotherapy_course, sequence,
+        # sites, has_liver, has_lung, n_liver_metastases, tumour_height, modality): by keyword,
+        # a NamedTuple costs more than twice a dict to build
         attrs.append(PatientAttributes(
-            response_odds_ratio=r_or,
-            regimen=regimen,
-            radiotherapy_course=course,
-            sequence=sequence,
-            sites=sites,
-            has_liver="liver" in sites,
-            has_lung="lung" in sites,
-            n_liver_metastases=int(n_liver),
-            tumour_height=height,
-            modality={"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
+            r_or, regimen, course, sequence, sites, "liver" in sites, "lung" in sites,
+            int(n_liver), height, {"liver": liver, "lung": lung, "distant_lymph_nodes": nodes},
         ))
     return PatientInputs(
         patient_id=pop["patient_id"].tolist(),
@@ -103,6 +98,15 @@ def _with_centres(pop: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
     return pop
 
 
+def _simulate_centre(scenario: Scenario, compiled: CompiledParams, centre: int,
+                     inputs: PatientInputs) -> list:
+    """One centre's flat event log, simulated with the garbage collector paused. Paused per
+    centre, not around a block of centres: a block's log, grown during a pause, would be young
+    when the collector comes back, and its next pass would walk through all of it."""
+    with gc_paused():
+        return simulate_centre(scenario, compiled, centre, inputs)
+
+
 def run_centre(
     scenario: Scenario, centre: int, start: int, stop: int, compiled: CompiledParams | None = None,
     population: pd.DataFrame | None = None,
@@ -111,9 +115,7 @@ def run_centre(
     compiled = compiled if compiled is not None else compile_params(scenario)
     pop = population if population is not None else sample_population(scenario, start, stop)
     pop = _with_centres(pop, [(centre, start, stop)])
-    inputs = _centre_inputs(pop, scenario)
-    with gc_paused():
-        rows = simulate_centre(scenario, compiled, centre, inputs)
+    rows = _simulate_centre(scenario, compiled, centre, _centre_inputs(pop, scenario))
     return pop, rows
 
 
@@ -127,10 +129,9 @@ def simulate_block(scenario: Scenario, ranges: Ranges,
     population = _with_centres(sample_population(scenario, first, last), ranges)
     inputs = _centre_inputs(population, scenario)
     rows: list[Any] = []
-    with gc_paused():
-        for centre, start, stop in ranges:
-            rows.extend(simulate_centre(scenario, compiled, centre,
-                                        inputs.slice(start - first, stop - first)))
+    for centre, start, stop in ranges:
+        rows.extend(_simulate_centre(scenario, compiled, centre,
+                                     inputs.slice(start - first, stop - first)))
     return population, events_frame(rows)
 
 
