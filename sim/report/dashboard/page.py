@@ -17,7 +17,7 @@ from pathlib import Path
 from sim.errors import InputError
 from sim.report.dashboard import data as d
 from sim.report.dashboard import figures as f
-from sim.report.dashboard.shell import Panel, html_page
+from sim.report.dashboard.shell import Panel, html_page, is_sweep_directory
 
 _FILTER_JS = """
 function crcsimVisible(gd) {
@@ -213,10 +213,10 @@ def write_dashboard(directories: list[Path], out: Path, title: str | None = None
     """Load, render and write atomically; returns the path and its size in bytes. A sweep's
     results directory gets the sweep dashboard (so ``crcsim dashboard`` takes either)."""
     from sim.io.atomic import atomic_write
-    from sim.report.dashboard.sweep_page import is_sweep_directory, write_sweep_dashboard
-
     sweeps = [p for p in map(Path, directories) if is_sweep_directory(p)]
     if sweeps:
+        from sim.report.dashboard.sweep_page import write_sweep_dashboard  # plotly.py: only then
+
         if len(directories) > 1:
             raise InputError(str(sweeps[0]), None, "expected a sweep results directory on its own, "
                              "not with other directories")

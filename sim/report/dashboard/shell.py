@@ -9,6 +9,8 @@ mapping of labels to alternative figures, between which a selector above the plo
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from plotly.offline import get_plotlyjs
@@ -128,3 +130,18 @@ def html_page(title: str, header: str, panels: list[Panel], footer: str, script:
 <script type="text/javascript">{script}{LAZY_JS}</script>
 </body></html>
 """
+
+
+def read_summary(path: Path) -> dict | None:
+    """A results directory's summary.json as a mapping, or None (missing, unreadable)."""
+    try:
+        data = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_sweep_directory(path: Path) -> bool:
+    """Whether ``path`` holds a sweep's results (its summary.json names an analysis)."""
+    data = read_summary(Path(path)) if Path(path).is_dir() else None
+    return data is not None and "analysis" in data

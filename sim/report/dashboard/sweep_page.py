@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -14,7 +13,7 @@ import plotly.graph_objects as go
 from sim.errors import InputError
 from sim.report.dashboard import sweep_figures as sf
 from sim.report.dashboard import sweep_labels as sl
-from sim.report.dashboard.shell import Panel, html_page
+from sim.report.dashboard.shell import Panel, html_page, read_summary
 
 ANALYSES = {"one_way": ("tornado", "one-way sensitivity (tornado)"), "grid": ("grid", "grid"),
             "psa": ("psa", "probabilistic sensitivity analysis"),
@@ -30,20 +29,6 @@ def _mc(patients: object) -> str:
             "smaller than about 2 MC SE cannot be told from noise.")
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        data = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def is_sweep_directory(path: Path) -> bool:
-    """Whether ``path`` holds a sweep's results (its summary.json names an analysis)."""
-    data = _read(Path(path)) if Path(path).is_dir() else None
-    return data is not None and "analysis" in data
-
-
 def load_summary(result_dir: Path) -> dict:
     """The sweep's summary.json, checked enough to draw: one-line InputError otherwise."""
     result_dir = Path(result_dir)
@@ -52,7 +37,7 @@ def load_summary(result_dir: Path) -> dict:
     path = result_dir / "summary.json"
     if not path.is_file():
         raise InputError(str(result_dir), None, EXPECTED)
-    data = _read(result_dir)
+    data = read_summary(result_dir)
     if data is None:
         raise InputError(str(path), None, "expected a readable JSON object (the sweep's summary)")
     kind = data.get("analysis")
