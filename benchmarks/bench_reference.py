@@ -197,7 +197,7 @@ def child_floor(scenario: str, patients: int, seed: int, steps: bool = True) -> 
         start = time.perf_counter()
         flat: list = []
         counted: list[int] = []
-        gc.disable()  # as the model does while it simulates
+        gc.disable()  # as a run does while it simulates (sim/execution/gc_pause.py)
         for centre in centres:
             _replay_centre(centre, flat, counted)
         gc.enable()
