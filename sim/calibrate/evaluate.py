@@ -9,8 +9,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from sim.calibrate.spec import load_calibration
 from sim.calibrate.targets import deviances, load_targets, statistics_for
 from sim.errors import InputError
@@ -115,7 +113,3 @@ def _jsonable(rec: dict) -> dict:
 def deviance_of(rec: dict) -> float:
     d = rec["deviance"]
     return math.inf if d is None or d >= 1e299 else float(d)
-
-
-def as_array(records: list[dict]) -> np.ndarray:
-    return np.array([deviance_of(r) for r in records], float)
