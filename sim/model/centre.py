@@ -27,6 +27,7 @@ from sim.model.treatments.follow_up import compile_follow_up
 from sim.model.treatments.immunotherapy import compile_immunotherapy
 from sim.model.treatments.local_treatment import compile_local
 from sim.model.treatments.mdt import compile_mdt
+from sim.model.treatments.palliative import compile_palliative
 from sim.model.treatments.radiotherapy import compile_radiotherapy
 from sim.model.treatments.reassessment import compile_response
 from sim.model.treatments.regional_therapy import compile_regional
@@ -50,6 +51,7 @@ def compile_params(scenario: Scenario) -> CompiledParams:
         disease=compile_disease(p.disease, p.effects.progression_hazard_ratio.value),
         immunotherapy=compile_immunotherapy(p),
         regional=compile_regional(p),
+        palliative=compile_palliative(p),
     )
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sim.model.treatments.immunotherapy import ImmunoParams
     from sim.model.treatments.local_treatment import LocalParams
     from sim.model.treatments.mdt import MdtParams
+    from sim.model.treatments.palliative import PalliativeParams
     from sim.model.treatments.radiotherapy import RtParams
     from sim.model.treatments.reassessment import ResponseParams
     from sim.model.treatments.regional_therapy import RegionalParams
@@ -50,6 +51,8 @@ class CompiledParams:
     """None: the scenario has no ``parameters.immunotherapy`` (no strategy may give it)"""
     regional: RegionalParams | None = None
     """None: the scenario has no ``parameters.regional_therapy``"""
+    palliative: PalliativeParams | None = None
+    """None: the scenario has no ``parameters.palliative_therapy`` (restaging only)"""
 
 
 class Context:
@@ -70,3 +73,4 @@ class Context:
         self.disease = compiled.disease
         self.immunotherapy = compiled.immunotherapy
         self.regional = compiled.regional
+        self.palliative = compiled.palliative

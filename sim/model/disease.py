@@ -2,10 +2,10 @@
 
 Each competing event has a unit-exponential budget drawn once from the patient's ``disease``
 stream. Progression happens when the cumulative hazard, which integrates the hazard of whatever
-state the patient is in (on treatment, partially treated, all sites treated, palliative), reaches
-its budget. Treatment changes the hazard from that moment on, never the budget, so time-varying
-hazards are handled exactly (closed form per piece, no time steps) and the same virtual patient
-has the same luck under every strategy.
+state the patient is in (on treatment, untreated, partially treated, all sites treated,
+palliative), reaches its budget. Treatment changes the hazard from that moment on, never the
+budget, so time-varying hazards are handled exactly (closed form per piece, no time steps) and
+the same virtual patient has the same luck under every strategy.
 
 Progression hazard: h(t) = HR_state * HR_covariates * h0(t), h0 Weibull in time since first
 treatment. A patient whose every site is treated may be cured (no residual disease, never
@@ -168,11 +168,13 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
     is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression
     table = disease.background_mortality.table
+    ratios = {k: v.value for k, v in prog.hazard_ratio_by_state.items()}
+    ratios.setdefault("untreated", ratios["on_treatment"])  # a scenario without the state
     return DiseaseParams(
         progression_shape=prog.weibull_shape.value,
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
-        state_hazard_ratio={k: v.value * (strategy_hr if k != "palliative" else 1.0)
-                            for k, v in prog.hazard_ratio_by_state.items()},
+        state_hazard_ratio={k: v * (strategy_hr if k != "palliative" else 1.0)
+                            for k, v in ratios.items()},
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,

@@ -42,6 +42,7 @@ FOLLOW_UP_START = "follow_up_start"
 FOLLOW_UP_VISIT = "follow_up_visit"
 PALLIATIVE_START = "palliative_start"
 RESTAGING = "restaging"
+SUPPORTIVE_CARE = "supportive_care"
 PROGRESSION_DETECTED = "progression_detected"
 DEATH = "death"
 END_OF_FOLLOW_UP = "end_of_follow_up"
@@ -75,7 +76,10 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
     FOLLOW_UP_START: ("", "0"),
     FOLLOW_UP_VISIT: ("", "visit number"),
     PALLIATIVE_START: ("reason: palliative (MDT), refused, progression, primary_only", "0"),
-    RESTAGING: ("'' (palliative) or RECIST (regional therapy)", "restaging number"),
+    RESTAGING: ("'' (palliative), the phase of a course (palliative, adjuvant) or RECIST "
+                "(regional therapy)", "restaging number"),
+    SUPPORTIVE_CARE: ("why: decision (the MDT's or the patient's) or after_therapy (no further "
+                      "line)", "0; from here the cancer death hazard is the supportive-care one"),
     PROGRESSION_DETECTED: ("how: imaging or symptoms", "day of the (latent) true progression"),
     DEATH: ("cause: cancer or other", "0"),
     END_OF_FOLLOW_UP: ("", "0 (administrative censoring at the horizon)"),

@@ -24,6 +24,7 @@ from sim.model.treatments import (
     immunotherapy,
     local_treatment,
     mdt,
+    palliative,
     radiotherapy,
     reassessment,
     regional_therapy,
@@ -122,17 +123,21 @@ def _concurrent_plans(children: list[PlanRunner]) -> Runner:
         plans = [plan for plan in (child.plan(p) for child in children) if plan is not None]
         plans.sort(key=lambda plan: plan.end)
         settled = 0
+        for _ in plans:  # one course at least runs from now: no wait is untreated
+            p.begin_course()
         try:
             for plan in plans:
                 yield from p.hold_until(plan.end)
                 p.log_rows(plan.rows)
                 plan.settle(p.env.now, True)
                 settled += 1
+                p.end_course()
         except BaseException:
             now = p.env.now
             for plan in plans[settled:]:
                 p.log_rows_before(plan.rows, now)
                 plan.settle(now, False)
+                p.end_course()
             raise
         return None
 
@@ -149,7 +154,7 @@ _BUILDERS: dict[type, Callable[[Any, Context], Runner]] = {
     LocalTreatmentStep: local_treatment.build,
     WatchAndWaitStep: follow_up.build_watch_and_wait,
     FollowUpStep: follow_up.build_follow_up,
-    PalliativeStep: follow_up.build_palliative,
+    PalliativeStep: palliative.build,
     BranchStep: _branch,
     GotoStep: _goto,
     ConcurrentStep: _concurrent,

@@ -51,7 +51,7 @@ class Patient(EventLogger):
         "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
         "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
         "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
-        "adjuvant_delay", "adjuvant_prevented_by", "immunotherapy_stopped",
+        "adjuvant_delay", "adjuvant_prevented_by", "immunotherapy_stopped", "courses",
     )
 
     def __init__(
@@ -95,6 +95,7 @@ class Patient(EventLogger):
         self.adjuvant_delay = 0.0
         self.adjuvant_prevented_by: str | None = None
         self.immunotherapy_stopped = False  # for good, after a grade 3-4 irAE
+        self.courses = 0  # courses of therapy running now (chemotherapy, radiotherapy, ...)
         self._update_alert()
 
     # ---------------------------------------------------------------- waits
@@ -142,8 +143,32 @@ class Patient(EventLogger):
             settle(self.env.now, True)
 
     def carry_out(self, plan: Plan) -> Wait:
-        """Wait through a :class:`~sim.model.plans.Plan`, then settle it (also when cut short)."""
-        return self.hold_logging(plan.rows, plan.end, plan.settle)
+        """Wait through a :class:`~sim.model.plans.Plan`, then settle it (also when cut short).
+
+        Until the plan's first treatment (a linac slot, the first adjuvant cycle) the patient
+        waits untreated; from then to its end a course is running (see :meth:`begin_course`)."""
+        if plan.start > self.env.now:
+            try:
+                yield from self.hold(plan.start - self.env.now)
+            except BaseException:
+                plan.settle(self.env.now, False)
+                raise
+        self.begin_course()
+        try:
+            yield from self.hold_logging(plan.rows, plan.end, plan.settle)
+        finally:
+            self.end_course()
+
+    def begin_course(self) -> None:
+        """A course of therapy starts: while one runs the disease is treated (waiting is not)."""
+        self.courses += 1
+        if self.courses == 1:
+            self.update_hazard_state()
+
+    def end_course(self) -> None:
+        self.courses -= 1
+        if self.courses == 0 and self.exit is None:
+            self.update_hazard_state()
 
     def _fire(self) -> None:
         if self.exit is not None:  # a concurrent step of this patient already raised it
@@ -175,13 +200,17 @@ class Patient(EventLogger):
             raise self.exit
 
     def update_hazard_state(self) -> None:
-        """Recompute the disease state from what has been treated, from now on."""
-        if self.palliative:
-            state = "palliative"
-        elif not self.untreated:
+        """Recompute the disease state from what has been treated and what is running, from now
+        on. Nothing treated locally and no course running (waiting for a slot, a break between
+        courses, supportive care) is untreated disease."""
+        if not self.untreated:
             state = "all_sites_treated"
         elif self.local_treatment_started:
-            state = "partially_treated"
+            state = "partially_treated"  # whatever the pathway: what was treated, not the intent
+        elif not self.courses:
+            state = "untreated"
+        elif self.palliative:
+            state = "palliative"
         else:
             state = "on_treatment"
         self.disease.set_state(self.env.now, state)

@@ -28,6 +28,9 @@ class Plan:
     """when the series is over"""
     settle: Callable[[float, bool], None]
     """``settle(now, completed)``: update the patient for what happened up to ``now``"""
+    start: float = -1.0
+    """when its first treatment is given (a booked slot, a cycle after recovery): the patient
+    waits untreated until then; before now means at once"""
 
 
 class PlanRunner(Protocol):

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from sim.scenario.palliative import PalliativeTherapy
 from sim.scenario.params import (
     Days,
     DaysRange,
@@ -26,6 +27,9 @@ TOXICITY_TYPES = ("hematological", "gastrointestinal", "neurological", "dermatol
 SITES = ("rectum", "liver", "lung", "distant_lymph_nodes")
 METASTATIC_SITES = SITES[1:]
 HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
+#: states a scenario may leave out: ``untreated`` (no therapy running and nothing treated
+#: locally: waits, breaks, best supportive care) then runs at the ``on_treatment`` hazard
+OPTIONAL_HAZARD_STATES = ("untreated",)
 Covariate = (
     Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
             "cea_gt5"]
@@ -214,9 +218,12 @@ class Progression(Frozen):
     weibull_shape: Positive
     weibull_scale_months: Months
     hazard_ratio_by_state: dict[
-        Literal["on_treatment", "partially_treated", "all_sites_treated", "palliative"],
+        Literal["on_treatment", "untreated", "partially_treated", "all_sites_treated",
+                "palliative"],
         HazardRatio,
-    ]
+    ] = Field(description="on_treatment: a course running, nothing treated locally; untreated: "
+              "no course running (waits, breaks, supportive care); palliative: on palliative "
+              "therapy for disease judged untreatable locally")
     cure_probability_all_sites_treated: Probability = Field(
         description="P(no residual disease) once every site is treated; cured patients never "
         "progress"
@@ -269,6 +276,9 @@ class FollowUp(Frozen):
         description="visit intervals, in months since the end of treatment"
     )
     palliative_restaging_every_weeks: float = Field(gt=0)
+    adjuvant_restaging_every_months: float | None = Field(
+        None, gt=0, description="imaging during adjuvant chemotherapy, from its first cycle "
+        "(none: the first scan is the first follow-up visit)")
     source: str | None = None
 
 
@@ -363,6 +373,7 @@ class Parameters(Frozen):
     effects: Effects = Effects()
     immunotherapy: Immunotherapy | None = None
     regional_therapy: RegionalTherapy | None = None
+    palliative_therapy: PalliativeTherapy | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameters:

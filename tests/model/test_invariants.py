@@ -80,8 +80,12 @@ def check_invariants(scenario, events: pd.DataFrame, patients: pd.DataFrame) -> 
     assert not tme["patient_id"].duplicated().any()
     detected = events[events["event"] == ev.PROGRESSION_DETECTED].set_index("patient_id")["day"]
     treat = events[events["event"].isin(TREATMENT_EVENTS)]
-    after = treat["day"] > treat["patient_id"].map(detected).fillna(np.inf)
+    curative = treat[treat["phase"].astype(str) != "palliative"]
+    after = curative["day"] > curative["patient_id"].map(detected).fillna(np.inf)
     assert not after.any()
+    # no anticancer treatment once best supportive care began
+    supportive = events[events["event"] == ev.SUPPORTIVE_CARE].groupby("patient_id")["day"].min()
+    assert not (treat["day"] > treat["patient_id"].map(supportive).fillna(np.inf) + 1e-9).any()
     # true progression precedes its detection
     det_rows = events[events["event"] == ev.PROGRESSION_DETECTED]
     assert (det_rows["value"] <= det_rows["day"] + 1e-9).all()

@@ -8,6 +8,7 @@ and delays the next cycle.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -155,11 +156,85 @@ def plan_cycles(
     return rows, t, cycle_ends, reduced_after
 
 
+def course_plan(
+    p: Patient, spec: ChemotherapyStep, cp: ChemoParams, start: float, n: int,
+    stop_at: float = math.inf,
+) -> Plan:
+    """The plan of ``n`` cycles from ``start``, cut at ``stop_at`` if it falls inside them
+    (a restaging there finds progression): cycles that would start from then on are not given."""
+    cycle_days = cp.cycle_days[p.regimen]
+    curative = spec.phase != "palliative"
+    rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
+    cut = stop_at < end
+    if cut:
+        rows = [row for row in rows if ev.day_of(row) < stop_at]
+        end = stop_at
+
+    def settle(now: float, completed: bool) -> None:
+        if completed and not cut:
+            done = started = len(cycle_ends)
+        else:  # cycles finished by now, and cycles begun before now
+            done = bisect_right(cycle_ends, now)
+            started = bisect_left(cycle_ends, now + cycle_days)
+        p.cycles += started
+        if curative:
+            p.curative_chemo_days += done * cycle_days
+        if reduced_after is not None and reduced_after < done:
+            p.dose_reduced = True
+
+    return Plan(rows, end, settle, start)
+
+
+def restaging_times(start: float, end: float, every: float, t_progression: float) -> list[float]:
+    """Scans every ``every`` days after ``start`` while a course runs (until ``end``), up to the
+    first one at or after ``t_progression`` (the one that finds it)."""
+    times = []
+    t = start + every
+    while t < end:
+        times.append(t)
+        if t >= t_progression:
+            break
+        t += every
+    return times
+
+
+def restaged_course(
+    p: Patient, spec: ChemotherapyStep, cp: ChemoParams, start: float, n: int, every: float,
+    symptoms_stop: bool = False,
+) -> Plan:
+    """A course of ``n`` cycles with imaging every ``every`` days while it runs; it stops at the
+    scan that finds the progression (or, with ``symptoms_stop``, when symptoms reveal it: a
+    palliative patient's symptoms do not unwind the pathway). The disease state must stay as it
+    is until the course ends (every site treated, or a palliative line), so the latent
+    progression is known now."""
+    d = p.disease
+    cycle_days = cp.cycle_days[p.regimen]
+    bound = start + n * (cycle_days + cp.delay_days[1])
+    scans = restaging_times(start, bound, every, d.t_progression)
+    found = scans[-1] if scans and scans[-1] >= d.t_progression else math.inf
+    stop = min(found, d.t_symptoms) if symptoms_stop and not p.detected else found
+    course = course_plan(p, spec, cp, start, n, stop)
+    scans = [t for t in scans if t <= course.end]
+    if scans:
+        course.rows.extend(ev.series(patient_id=p.index, days=scans, event=ev.RESTAGING,
+                                     phase=spec.phase, detail=spec.phase))
+        course.rows.sort(key=ev.day_of)
+    if found <= course.end:
+        settle = course.settle
+
+        def settle_and_image(now: float, completed: bool) -> None:
+            settle(now, completed)
+            if completed:
+                p.image()  # the last scan found it (a curative patient's pathway reroutes)
+
+        course.settle = settle_and_image
+    return course
+
+
 def build(spec: ChemotherapyStep, ctx: Context) -> PlanRunner:
     cp = ctx.chemo
-    phase = spec.phase
-    curative = phase != "palliative"
-    adjuvant = phase == "adjuvant"
+    adjuvant = spec.phase == "adjuvant"
+    every = ctx.follow_up.adjuvant_restaging_every_days if adjuvant else None
 
     def plan(p: Patient) -> Plan | None:
         start = p.env.now
@@ -171,23 +246,11 @@ def build(spec: ChemotherapyStep, ctx: Context) -> PlanRunner:
                 low, high = cp.recovery_days
                 gate = p.last_surgery + low + (high - low) * p.durations.random() + p.adjuvant_delay
                 start = max(start, gate)
-        cycle_days = cp.cycle_days[p.regimen]
-        n = _n_cycles(spec, p, cycle_days, cp)
-        p.phase = phase
-        rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
-
-        def settle(now: float, completed: bool) -> None:
-            if completed:
-                done = started = len(cycle_ends)
-            else:  # cycles finished by now, and cycles begun before now
-                done = bisect_right(cycle_ends, now)
-                started = bisect_left(cycle_ends, now + cycle_days)
-            p.cycles += started
-            if curative:
-                p.curative_chemo_days += done * cycle_days
-            if reduced_after is not None and reduced_after < done:
-                p.dose_reduced = True
-
-        return Plan(rows, end, settle)
+        n = _n_cycles(spec, p, cp.cycle_days[p.regimen], cp)
+        p.phase = spec.phase
+        if every is None or p.untreated:
+            return course_plan(p, spec, cp, start, n)
+        # imaging during adjuvant chemotherapy, every site treated
+        return restaged_course(p, spec, cp, start, n, every)
 
     return with_plan(plan)

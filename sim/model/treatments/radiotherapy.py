@@ -76,7 +76,7 @@ def plan_course(
             ctx.linac.release(t)
         p.log(ev.RT_STOPPED, course, float(given))
 
-    return Plan(rows, end, settle)
+    return Plan(rows, end, settle, times[0])
 
 
 def build(spec: RadiotherapyStep, ctx: Context) -> PlanRunner:
