@@ -115,6 +115,12 @@ def statistics_from_patients(
     rate("surgical_complication_rate", patients["surgical_complication"])
     rate("metastasis_treatment_rate", patients["metastasis_treatment"])
     rate("watch_and_wait_rate", patients["watch_and_wait"])
+    if {"liver_treated", "lung_treated"} <= set(patients.columns):
+        site = patients["metastatic_site"]
+        for organ, with_organ in (("liver", site.isin(("liver_only", "liver_and_lung"))),
+                                  ("lung", site.isin(("lung_only", "liver_and_lung")))):
+            rate(f"{organ}_treatment_rate", patients[f"{organ}_treated"] & with_organ,
+                 int(with_organ.sum()))
     rate("partial_response_rate", patients["first_response"] == "PR")
     rate("ypcr_rate_of_rectal_surgery", patients["ypcr"] & rectal, int(rectal.sum()))
     if {"progression_timing", "progression_detected_months"} <= set(patients.columns) and n:

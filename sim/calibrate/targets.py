@@ -33,7 +33,8 @@ from sim.scenario.parameters import TOXICITY_TYPES
 Z95 = 1.959963984540054
 STATISTICS = (
     "completion_rate", "grade34_toxicity_rate", "rectal_surgery_rate", "surgical_complication_rate",
-    "metastasis_treatment_rate", "watch_and_wait_rate", "partial_response_rate",
+    "metastasis_treatment_rate", "liver_treatment_rate", "lung_treatment_rate",
+    "watch_and_wait_rate", "partial_response_rate",
     "ypcr_rate_of_rectal_surgery",
     *(f"grade34_toxicity_by_type.{t}" for t in TOXICITY_TYPES),
     *(f"{name}.{category}" for name, categories in PARTITIONS.items() for category in categories),

@@ -36,6 +36,11 @@ PURPOSES: dict[str, tuple[int, int]] = {
     "arrivals": (9, 0),
     # drawn lazily per patient (most strategies give none): see Stream's overflow generator
     "immunotherapy": (11, 0),
+    # the MDT's per-organ treatability (two a meeting) and the rectum's fate once the metastases
+    # are treatable (cCR, regrowth, stoma refusal: three); only when those features are on, so
+    # read through Stream.keyed and never shifting the decisions stream
+    "resectability": (12, 0),
+    "rectum": (13, 0),
 }
 #: stable id of the extra population attributes' streams (see :func:`attribute_rows`)
 ATTRIBUTES_ID = 10
@@ -132,7 +137,7 @@ class Stream:
     ``row`` is a list or a 1-D float memoryview (a row of the centre's batch): a view turns only
     the uniforms a patient reads into Python floats, not the whole row."""
 
-    __slots__ = ("_row", "_pos", "_seed", "_key", "_extensions")
+    __slots__ = ("_row", "_pos", "_seed", "_key", "_extensions", "_keyed")
 
     def __init__(self, row: list[float] | memoryview[float], seed: int, purpose_id: int,
                  patient: int) -> None:
@@ -141,6 +146,19 @@ class Stream:
         self._seed = seed
         self._key = (purpose_id, patient)
         self._extensions = 0
+        self._keyed: dict[str, Stream] | None = None
+
+    def keyed(self, purpose: str) -> Stream:
+        """The same patient's stream for another (lazily drawn) ``purpose``, made on first use
+        and kept: a feature that is off never draws from it, and one that is on shifts no other
+        purpose's draws."""
+        keyed = self._keyed
+        if keyed is None:
+            keyed = self._keyed = {}
+        stream = keyed.get(purpose)
+        if stream is None:
+            stream = keyed[purpose] = Stream([], self._seed, PURPOSES[purpose][0], self._key[1])
+        return stream
 
     def _extend(self) -> None:
         self._extensions += 1

@@ -66,11 +66,16 @@ PATIENT_COLUMNS: dict[str, str] = {
     "rt_fractions": "radiotherapy fractions received (all courses)",
     "rectal_surgery": "had total mesorectal excision",
     "metastasis_treatment": "had local treatment of at least one metastatic site",
+    "liver_treated": "had local treatment of the liver metastases",
+    "lung_treated": "had local treatment of the lung metastases",
     "all_sites_treated": "every tumour site treated (watch-and-wait after cCR counts)",
     "surgical_complication": "any Clavien-Dindo >= III complication of rectal surgery",
     "any_complication": "any Clavien-Dindo >= III complication of any procedure",
     "ypcr": "pathological complete response at TME",
     "watch_and_wait": "clinical complete response at all sites managed by watch-and-wait",
+    "rectal_watch_and_wait": "clinical complete response of the rectum alone after pelvic "
+                             "radiotherapy, watched rather than resected while the metastases "
+                             "were treated (the rectum is not a treated site)",
     "first_response": "clinical response at the first reassessment (CR, PR, SD; '' if none)",
     "mdt_decision": "last MDT decision",
     "os_months": "months from first treatment to death or censoring",

@@ -149,18 +149,61 @@ class Response(Frozen):
 
 
 class Resectability(Frozen):
-    """P(the MDT judges every metastasis treatable by resection, ablation or SBRT)."""
+    """P(the MDT judges every metastasis treatable by resection, ablation or SBRT).
+
+    Organ-blind (no ``lung_probability``): one draw decides for every liver and lung metastasis,
+    with ``probability`` for stable disease, at most 5 liver metastases and one organ.
+    Per organ (``lung_probability`` given): the liver's metastases are treatable with
+    ``probability`` (times the response and > 5 lesions odds ratios), the lung's with
+    ``lung_probability`` (times the response odds ratio), each on its own keyed uniform; local
+    treatment needs every organ treatable, so two organs already multiply two chances and
+    ``two_organs_odds_ratio`` is not applied."""
 
     probability: Probability = Field(
-        description="for stable disease, at most 5 liver metastases and one metastatic organ"
+        description="for stable disease, at most 5 liver metastases and one metastatic organ "
+        "(organ-blind); per organ: the liver's"
+    )
+    lung_probability: Probability | None = Field(
+        None, description="P(every lung metastasis judged treatable), for stable disease; "
+        "given: treatability is decided per organ (absent: organ-blind, one draw)",
     )
     partial_response_odds_ratio: OddsRatio
     liver_metastases_gt5_odds_ratio: OddsRatio
-    two_organs_odds_ratio: OddsRatio
+    two_organs_odds_ratio: OddsRatio = Field(
+        description="organ-blind rule only: liver and lung metastases together"
+    )
     pelvic_probability: Probability = Field(
         Probability(value=1.0, source="default: the pelvic tumour is resectable (Li 2021 primaries)"),
         description="P(an unresectable pelvic tumour, e.g. a locally recurrent one, becomes "
         "resectable), for stable disease; response raises it like the metastases'",
+    )
+
+
+class RectalWatchAndWait(Frozen):
+    """At an MDT after pelvic chemoradiotherapy that finds the metastases treatable, the rectal
+    primary may show a clinical complete response: the rectum is watched (no TME) while the
+    metastases are treated. Not every site had a cCR, so the patient does not complete the
+    schedule (Li 2021's definition) and counts as metastasis treatment only."""
+
+    complete_response_probability: Probability = Field(
+        description="P(clinical complete response of the rectum, managed by watch-and-wait), "
+        "among patients with an untreated primary after pelvic radiotherapy"
+    )
+    regrowth_probability: Probability = Field(
+        description="P(the rectum regrows under watch-and-wait): residual tumour, so the "
+        "patient cannot be cured by treating the other sites"
+    )
+
+
+class StomaRefusal(Frozen):
+    """A low tumour (0-5 cm) that needs an abdominoperineal resection (a permanent stoma): some
+    patients refuse it, and only the metastases are treated."""
+
+    apr_needed_low_tumour_probability: Probability = Field(
+        description="P(an abdominoperineal resection is needed) for a low tumour"
+    )
+    refusal_probability: Probability = Field(
+        description="P(the patient refuses it) once the metastases are treatable"
     )
 
 
@@ -177,8 +220,18 @@ class Mdt(Frozen):
         "than palliative therapy (too unwell for it, or the patient's choice)"
     )
     tme_declined_low_tumour_probability: Probability = Field(
+        Probability(value=0.0, source="default: no patient declines TME"),
         description="a low rectal tumour (0-5 cm, often needing a permanent stoma): the patient "
-        "declines TME and only the metastases are treated"
+        "declines TME and only the metastases are treated (a single knob; "
+        "``stoma_refusal`` is the mechanism that replaces it)",
+    )
+    rectal_watch_and_wait: RectalWatchAndWait | None = Field(
+        None, description="a clinical complete response of the rectum alone after "
+        "chemoradiotherapy, watched while the metastases are treated (absent: none)",
+    )
+    stoma_refusal: StomaRefusal | None = Field(
+        None, description="a low tumour needing an abdominoperineal resection, refused by the "
+        "patient (absent: none)",
     )
     sequence: Mix = Field(description="bowel_first / metastases_first / simultaneous")
 

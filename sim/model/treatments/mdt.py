@@ -2,11 +2,17 @@
 
 Decision rules, in order: refusal of radical treatment; a clinical complete response at all sites
 -> watch-and-wait; all metastases judged treatable (a logistic model of response, number of liver
-metastases and number of metastatic organs) -> local treatment (of the metastases only when a
-patient with a low tumour declines TME); otherwise more chemotherapy and a
-second look (when the strategy allows it), resection of the primary alone, or palliative care.
-Detected progression leads to palliative therapy or, for some patients, best supportive care.
-Each decision reads a fixed number of uniforms from the patient's ``decisions`` stream.
+metastases and number of metastatic organs: organ-blind, one draw, or per organ, one draw each)
+-> local treatment, of the metastases only when the rectum had a clinical complete response
+after chemoradiotherapy (watched, not resected), when a low tumour needs an abdominoperineal
+resection that the patient refuses, or when a patient with a low tumour declines TME (the older
+single knob); otherwise more chemotherapy and a second look (when the strategy allows it),
+resection of the primary alone, or palliative care. Detected progression leads to palliative
+therapy or, for some patients, best supportive care.
+
+Each decision reads a fixed number of uniforms from the patient's ``decisions`` stream; the
+per-organ and rectal draws come from keyed streams of their own (``resectability``, ``rectum``),
+read only when those features are on, so that scenarios without them keep every draw.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ if TYPE_CHECKING:
     from sim.scenario.strategy import MdtStep
 
 DRAWS_PER_MDT = 5
+#: per-organ treatability: liver, lung (read at every meeting that asks, used or not)
+ORGAN_DRAWS = 2
+#: the rectum once the metastases are treatable: cCR, regrowth, stoma refusal
+RECTAL_DRAWS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +49,17 @@ class MdtParams:
     liver_gt5_or: float
     two_organs_or: float
     pelvic: float
+    lung_resectable: float | None = None
+    """per-organ treatability when set (organ-blind when None)"""
+    rectal_ccr: float = 0.0
+    rectal_regrowth: float = 0.0
+    stoma_refusal_low: float = 0.0
+    """P(a low tumour needs an abdominoperineal resection and the patient refuses it)"""
 
 
 def compile_mdt(params: Parameters) -> MdtParams:
     m, r = params.mdt, params.resectability
+    ww, stoma = m.rectal_watch_and_wait, m.stoma_refusal
     return MdtParams(
         refusal=m.refusal_probability.value,
         more_chemotherapy=m.more_chemotherapy_probability.value,
@@ -54,11 +71,16 @@ def compile_mdt(params: Parameters) -> MdtParams:
         liver_gt5_or=r.liver_metastases_gt5_odds_ratio.value,
         two_organs_or=r.two_organs_odds_ratio.value,
         pelvic=r.pelvic_probability.value,
+        lung_resectable=None if r.lung_probability is None else r.lung_probability.value,
+        rectal_ccr=0.0 if ww is None else ww.complete_response_probability.value,
+        rectal_regrowth=0.0 if ww is None else ww.regrowth_probability.value,
+        stoma_refusal_low=0.0 if stoma is None else (
+            stoma.apr_needed_low_tumour_probability.value * stoma.refusal_probability.value),
     )
 
 
 def resectability_probability(mp: MdtParams, attrs: PatientAttributes, response: str) -> float:
-    """P(every untreated liver/lung metastasis is judged treatable)."""
+    """P(every untreated liver/lung metastasis is judged treatable), organ-blind."""
     if not attrs.has_liver and not attrs.has_lung:
         return 1.0
     p = mp.resectable
@@ -69,6 +91,55 @@ def resectability_probability(mp: MdtParams, attrs: PatientAttributes, response:
     if attrs.has_liver and attrs.has_lung:
         p = apply_odds_ratio(p, mp.two_organs_or)
     return p
+
+
+def organ_probabilities(mp: MdtParams, attrs: PatientAttributes, response: str) -> tuple[float, float]:
+    """P(the liver's metastases are treatable), P(the lung's are), per organ (1 without them)."""
+    assert mp.lung_resectable is not None
+    responded = response in ("PR", "CR")
+    liver = lung = 1.0
+    if attrs.has_liver:
+        liver = mp.resectable
+        if responded:
+            liver = apply_odds_ratio(liver, mp.partial_response_or)
+        if attrs.n_liver_metastases > 5:
+            liver = apply_odds_ratio(liver, mp.liver_gt5_or)
+    if attrs.has_lung:
+        lung = mp.lung_resectable
+        if responded:
+            lung = apply_odds_ratio(lung, mp.partial_response_or)
+    return liver, lung
+
+
+def _treatable(mp: MdtParams, p: Patient, u: float) -> bool:
+    """Every untreated liver/lung metastasis judged treatable: one draw (``u``, organ-blind) or
+    one keyed draw per organ."""
+    if mp.lung_resectable is None:
+        return u < resectability_probability(mp, p.attrs, p.response)
+    liver, lung = organ_probabilities(mp, p.attrs, p.response)
+    u_liver, u_lung = p.decisions.keyed("resectability").take(ORGAN_DRAWS)
+    return (u_liver < liver or "liver" not in p.untreated) and (u_lung < lung or "lung" not in p.untreated)
+
+
+def _with_metastases(mp: MdtParams, p: Patient, u_declined: float) -> str:
+    """Local treatment once the metastases are treatable: all sites, or the metastases alone."""
+    if "rectum" not in p.untreated:
+        return "local_treatment"
+    if mp.rectal_ccr > 0.0 or mp.stoma_refusal_low > 0.0:
+        u_ccr, u_regrowth, u_refusal = p.decisions.keyed("rectum").take(RECTAL_DRAWS)
+        if p.rt_end is not None and u_ccr < mp.rectal_ccr:
+            # cCR of the primary after chemoradiotherapy: watched, not resected; a regrowth is
+            # residual tumour, so treating the other sites cannot cure
+            p.untreated.discard("rectum")
+            p.log(ev.WATCH_AND_WAIT, "rectum")
+            if u_regrowth < mp.rectal_regrowth:
+                p.disease.cured_if_treated = False
+            return "metastases_only"
+        if p.attrs.tumour_height == "low" and u_refusal < mp.stoma_refusal_low:
+            return "metastases_only"
+    if p.attrs.tumour_height == "low" and u_declined < mp.tme_declined_low:
+        return "metastases_only"
+    return "local_treatment"
 
 
 def decide(mp: MdtParams, p: Patient, u: list[float], allow_more: bool) -> str:
@@ -86,9 +157,8 @@ def decide(mp: MdtParams, p: Patient, u: list[float], allow_more: bool) -> str:
         if p.response in ("PR", "CR"):
             pelvic = apply_odds_ratio(pelvic, mp.partial_response_or)
         pelvic_ok = p.decisions.random() < pelvic
-    if pelvic_ok and u[1] < resectability_probability(mp, p.attrs, p.response):
-        low = p.attrs.tumour_height == "low" and "rectum" in p.untreated
-        return "metastases_only" if low and u[4] < mp.tme_declined_low else "local_treatment"
+    if pelvic_ok and _treatable(mp, p, u[1]):
+        return _with_metastases(mp, p, u[4])
     if allow_more and u[2] < mp.more_chemotherapy:
         return "more_chemotherapy"
     if pelvic_ok and "rectum" in p.untreated and u[3] < mp.primary_resection:
