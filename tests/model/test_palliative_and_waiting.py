@@ -1,0 +1,123 @@
+"""Untreated time, palliative lines and restaging during adjuvant chemotherapy (issue 15)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import REFERENCE
+from test_invariants import check_invariants
+
+from sim.execution.runner import run_scenario
+from sim.model import events as ev
+from sim.model.disease import DiseaseClock, DiseaseParams
+from sim.model.hazards import DAYS_PER_MONTH
+from sim.outcomes.summary import analyse
+from sim.scenario.loader import load_scenario
+
+
+def _params(**ratios: float) -> DiseaseParams:
+    return DiseaseParams(
+        progression_shape=1.0, progression_scale_days=300.0,
+        state_hazard_ratio={"on_treatment": 1.0, "untreated": 1.0, "partially_treated": 1.0,
+                            "all_sites_treated": 1.0, "palliative": 1.0, **ratios},
+        cure_probability=0.0, death_shape=1.0, death_scale_days=300.0,
+        supportive_care_hazard_ratio=3.0, symptomatic_mean_days=30.0,
+        bands_male=((0.0, 0.0),), bands_female=((0.0, 0.0),),
+    )
+
+
+def test_untreated_time_runs_at_its_own_hazard_by_hand():
+    """Constant hazard 1/300 a day on treatment, twice that untreated from day 30 to day 60:
+    the budget b is reached where 30/300 + 2*30/300 + (t - 60)/300 = b."""
+    u = 1 - math.exp(-0.9)  # budget 0.9
+    clock = DiseaseClock(_params(untreated=2.0), 0.0, [u, 0.5, 0.5, 0.5, 0.9], 50.0, True, 1.0, 1.0)
+    assert clock.t_progression == pytest.approx(270.0)  # never untreated: 0.9 * 300
+    clock.set_state(30.0, "untreated")
+    assert clock.t_progression == pytest.approx(30.0 + (0.9 * 300 - 30) / 2)
+    clock.set_state(60.0, "on_treatment")
+    assert clock.t_progression == pytest.approx(60.0 + 0.9 * 300 - 30 - 60)
+
+
+def _with_palliative(write_scenario, lines, patients=3000, **extra):
+    path = write_scenario({
+        "extends": str(REFERENCE),
+        "parameters": {"palliative_therapy": {"first_line_months": 6, "later_lines": lines},
+                       **extra},
+        "run": {"patients": patients, "seed": 23},
+    })
+    s = load_scenario(path)
+    result = run_scenario(s)
+    patients_table, _ = analyse(result)
+    check_invariants(s, result.events, patients_table)
+    return result.events, patients_table
+
+
+def test_a_later_line_lasts_its_mean_then_supportive_care(write_scenario):
+    """One later line, always given, mean 5 months: among patients whose line ran to its end
+    (supportive care logged), time from progression to supportive care is about 5 months (the
+    exponential draw rounded to whole 21-day cycles, plus toxicity delays)."""
+    events, _ = _with_palliative(write_scenario, [{"probability": 1.0, "mean_months": 5}])
+    detected = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    bsc = events[(events["event"] == ev.SUPPORTIVE_CARE)
+                 & (events["detail"].astype(str) == "after_therapy")].groupby("patient_id")["day"].min()
+    both = bsc.index.intersection(detected.index)
+    assert len(both) > 300
+    # patients still alive when the line ends: its length is min(draw, death), so compare the
+    # median with the exponential's median (5 months * ln 2 = 3.47), shortened a little by deaths
+    months = (bsc[both] - detected[both]) / DAYS_PER_MONTH
+    assert 2.6 < np.median(months) < 4.0
+    # every later-line cycle is in the palliative phase and after the progression was found
+    cycles = events[events["event"] == ev.CHEMO_CYCLE]
+    late = cycles[cycles["day"] >= cycles["patient_id"].map(detected).fillna(np.inf)]
+    assert (late["phase"].astype(str) == "palliative").all()
+
+
+def test_no_later_line_means_supportive_care_at_once(write_scenario):
+    events, _ = _with_palliative(write_scenario, [{"probability": 0.0, "mean_months": 5}], 1500)
+    detected = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    cycles = events[events["event"] == ev.CHEMO_CYCLE]
+    after = cycles[cycles["day"] > cycles["patient_id"].map(detected).fillna(np.inf)]
+    assert after.empty  # no chemotherapy after a detected progression
+    bsc = events[events["event"] == ev.SUPPORTIVE_CARE].groupby("patient_id")["day"].min()
+    palliative = detected.index.intersection(bsc.index)
+    assert len(palliative) > 300
+    # at once, or after the weekly MDT that reviews a progression found on the curative pathway
+    wait = bsc[palliative] - detected[palliative]
+    assert (wait >= 0).all() and (wait <= 14).mean() > 0.9
+
+
+def test_first_line_stops_at_the_scan_that_finds_progression(write_scenario):
+    """Non-progressed palliative patients: restaging every 9 weeks from the first palliative
+    cycle; no first-line cycle starts after the progression was found."""
+    events, _ = _with_palliative(write_scenario, [{"probability": 0.0, "mean_months": 5}], 3000)
+    starts = events[events["event"] == ev.PALLIATIVE_START]
+    starts = starts[starts["detail"].astype(str).isin(["palliative", "primary_only"])]
+    first = starts.groupby("patient_id")["day"].min()
+    scans = events[(events["event"] == ev.RESTAGING) & events["patient_id"].isin(first.index)]
+    by_scan = events[(events["event"] == ev.PROGRESSION_DETECTED)
+                     & (events["detail"].astype(str) == "imaging")
+                     & events["patient_id"].isin(first.index)].set_index("patient_id")["day"]
+    assert len(by_scan) > 100
+    # found at a scan of the schedule: 9-week multiples after the start of palliative care
+    weeks = (by_scan - first[by_scan.index]) / 7
+    on_grid = np.isclose(weeks / 9, np.round(weeks / 9)) | by_scan.index.isin(
+        scans[scans["phase"].astype(str) == "palliative"]["patient_id"])
+    assert on_grid.mean() > 0.95
+
+
+def test_progression_found_during_adjuvant_at_three_monthly_scans(write_scenario):
+    """Completers' progressions during adjuvant chemotherapy are found at the scans, 3, 6, ...
+    months after the first adjuvant cycle, not at the first follow-up visit."""
+    path = write_scenario({"extends": str(REFERENCE), "run": {"patients": 4000, "seed": 31}})
+    s = load_scenario(path)
+    events = run_scenario(s).events
+    first_adj = events[(events["event"] == ev.CHEMO_CYCLE)
+                       & (events["phase"].astype(str) == "adjuvant")].groupby("patient_id")["day"].min()
+    found = events[(events["event"] == ev.PROGRESSION_DETECTED)
+                   & (events["phase"].astype(str) == "adjuvant")
+                   & (events["detail"].astype(str) == "imaging")].set_index("patient_id")["day"]
+    assert len(found) >= 5  # few: adjuvant courses after 4-6 neoadjuvant cycles are short
+    months = (found - first_adj[found.index]) / (3 * DAYS_PER_MONTH)
+    assert np.allclose(months, np.round(months)) and (np.round(months) >= 1).all()
