@@ -9,7 +9,10 @@ the same virtual patient has the same luck under every strategy.
 
 Progression hazard: h(t) = HR_state * HR_covariates * h0(t), h0 Weibull in time since first
 treatment. A patient whose every site is treated may be cured (no residual disease, never
-progresses) with a fixed probability, decided by a uniform drawn at baseline.
+progresses), decided by a uniform drawn at baseline: with a fixed probability, or (with
+``micrometastases``) by where the patient's residual burden, grown by untreated time and
+reduced by adjuvant cycles, falls against what clears (a probit threshold, see
+:class:`sim.scenario.disease.Micrometastases`).
 Cancer death: Weibull in time since true progression, times covariate hazard ratios.
 Background death: the life table by age and sex, piecewise constant by age band.
 """
@@ -20,6 +23,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 from sim.model.hazards import (
@@ -52,6 +56,12 @@ class DiseaseParams:
     bands_female: tuple[tuple[float, float], ...]
     #: the life table's ages, the same for both sexes (empty: read every band)
     band_starts: tuple[float, ...] = ()
+    #: micrometastases (0, 0: off): probit of the cure threshold lost per untreated day, and
+    #: gained per adjuvant cycle
+    growth_probit_per_day: float = 0.0
+    kill_probit_per_cycle: float = 0.0
+    cure_probit: float = 0.0
+    """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
 
 
 class DiseaseClock:
@@ -61,6 +71,7 @@ class DiseaseClock:
         "p", "arrival", "progression_budget", "death_budget", "symptom_delay", "cured_if_treated",
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
+        "cure_z", "untreated_days", "_entered", "all_treated_at", "curable",
     )
 
     def __init__(
@@ -80,6 +91,15 @@ class DiseaseClock:
         background_budget = -math.log1p(-draws[2])
         self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
         self.cured_if_treated = draws[4] < params.cure_probability
+        self.curable = True  # False: residual tumour is known to remain (a regrowth, say)
+        # the residual burden's rank, on the probit scale of the cure threshold
+        self.cure_z = (
+            NormalDist().inv_cdf(min(max(draws[4], 1e-12), 1.0 - 1e-12))
+            if params.growth_probit_per_day or params.kill_probit_per_cycle else 0.0
+        )
+        self.untreated_days = 0.0
+        self._entered = arrival
+        self.all_treated_at = INF
         self.progression_covariate_hr = progression_covariate_hr
         self.death_covariate_hr = death_covariate_hr
         bands = params.bands_male if male else params.bands_female
@@ -129,11 +149,8 @@ class DiseaseClock:
             target, p.death_shape, p.death_scale_days
         )
 
-    def set_state(self, now: float, state: str) -> None:
-        """The patient enters ``state`` at ``now``; the future progression hazard changes."""
-        if state == self.state or self.t_progression <= now:
-            self.state = state
-            return
+    def _advance(self, now: float) -> None:
+        """Bank the hazard accumulated up to ``now`` under the current multiplier."""
         p = self.p
         since = now - self.arrival
         self._hazard_so_far += self._multiplier * (
@@ -141,14 +158,52 @@ class DiseaseClock:
             - weibull_cumhaz(self._since, p.progression_shape, p.progression_scale_days)
         )
         self._since = since
+
+    def set_state(self, now: float, state: str) -> None:
+        """The patient enters ``state`` at ``now``; the future progression hazard changes."""
+        if self.state == "untreated":
+            self.untreated_days += now - self._entered
+        self._entered = now
+        if state == self.state or self.t_progression <= now:
+            self.state = state
+            return
+        self._advance(now)
         self.state = state
-        if state == "all_sites_treated" and self.cured_if_treated:
-            self.cured = True  # no residual disease: whatever comes next, it never progresses
+        if state == "all_sites_treated":
+            self.all_treated_at = min(self.all_treated_at, now)
+            if self._clears(0.0, 0):
+                self.cured = True  # no residual disease: whatever comes next, it never progresses
         if self.cured:
             self._multiplier = 0.0
         else:
-            self._multiplier = p.state_hazard_ratio[state] * self.progression_covariate_hr
+            self._multiplier = self.p.state_hazard_ratio[state] * self.progression_covariate_hr
         self._predict()
+
+    def _clears(self, extra_untreated_days: float, adjuvant_cycles: int) -> bool:
+        p = self.p
+        if not (p.growth_probit_per_day or p.kill_probit_per_cycle):
+            return self.cured_if_treated
+        threshold = (p.cure_probit - p.growth_probit_per_day * (self.untreated_days + extra_untreated_days)
+                     + p.kill_probit_per_cycle * adjuvant_cycles)
+        return self.curable and self.cure_z < threshold
+
+    def exclude_cure(self) -> None:
+        """Residual tumour is known to remain (a regrowth): treating the other sites cannot cure."""
+        self.cured_if_treated = False
+        self.curable = False
+
+    def adjuvant_given(self, now: float, cycles: int, first_cycle: float) -> None:
+        """``cycles`` of adjuvant chemotherapy ended at ``now``, the first at ``first_cycle``:
+        they clear the residual micrometastases if the burden, grown from the last operation to
+        the first cycle, falls under what they remove."""
+        if self.cured or cycles <= 0 or self.t_progression <= now or not self.p.kill_probit_per_cycle:
+            return
+        gap = max(0.0, first_cycle - self.all_treated_at)
+        if self._clears(gap, cycles):
+            self._advance(now)
+            self.cured = True
+            self._multiplier = 0.0
+            self._predict()
 
     @property
     def t_death(self) -> float:
@@ -167,6 +222,7 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
     """Model-unit parameters from the validated ``parameters.disease`` section; ``strategy_hr``
     is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression
+    micro = prog.micrometastases
     table = disease.background_mortality.table
     ratios = {k: v.value for k, v in prog.hazard_ratio_by_state.items()}
     ratios.setdefault("untreated", ratios["on_treatment"])  # a scenario without the state
@@ -183,4 +239,10 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
         bands_male=tuple((age, male) for age, male, _ in table),
         bands_female=tuple((age, female) for age, _, female in table),
         band_starts=tuple(age for age, _, _ in table),
+        cure_probit=NormalDist().inv_cdf(min(max(prog.cure_probability_all_sites_treated.value,
+                                                 1e-12), 1.0 - 1e-12)),
+        growth_probit_per_day=0.0 if micro is None else
+        math.log10(2.0) / (micro.doubling_days.value * micro.log10_spread.value),
+        kill_probit_per_cycle=0.0 if micro is None else
+        micro.adjuvant_log10_kill_per_cycle.value / micro.log10_spread.value,
     )

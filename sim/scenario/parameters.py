@@ -7,41 +7,29 @@ calibration fits the ones it lists.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.disease import (  # noqa: F401  (re-exported: the parameters' vocabulary)
+    HAZARD_STATES,
+    OPTIONAL_HAZARD_STATES,
+    Covariate,
+    Disease,
+)
 from sim.scenario.palliative import PalliativeTherapy
 from sim.scenario.params import (
-    Days,
     DaysRange,
+    Frozen,
     HazardRatio,
     Mix,
-    Months,
     OddsRatio,
-    Positive,
     Probability,
 )
 
 TOXICITY_TYPES = ("hematological", "gastrointestinal", "neurological", "dermatological")
 SITES = ("rectum", "liver", "lung", "distant_lymph_nodes")
 METASTATIC_SITES = SITES[1:]
-HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
-#: states a scenario may leave out: ``untreated`` (no therapy running and nothing treated
-#: locally: waits, breaks, best supportive care) then runs at the ``on_treatment`` hazard
-OPTIONAL_HAZARD_STATES = ("untreated",)
-Covariate = (
-    Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
-            "cea_gt5"]
-    # or a population attribute's value, e.g. ras_braf=braf_v600e
-    | Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*=[A-Za-z0-9_.+-]+$")]
-)
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class ByToxicity(Frozen):
     """One probability per CTCAE toxicity type."""
 
@@ -263,60 +251,6 @@ class LocalTreatment(Frozen):
     )
     pcr_partial_response_odds_ratio: OddsRatio
     trg_if_residual: Mix = Field(description="Mandard tumour regression grade 2-4")
-
-
-class Progression(Frozen):
-    """Progression hazard: Weibull in time since first treatment, times state and covariates."""
-
-    weibull_shape: Positive
-    weibull_scale_months: Months
-    hazard_ratio_by_state: dict[
-        Literal["on_treatment", "untreated", "partially_treated", "all_sites_treated",
-                "palliative"],
-        HazardRatio,
-    ] = Field(description="on_treatment: a course running, nothing treated locally; untreated: "
-              "no course running (waits, breaks, supportive care); palliative: on palliative "
-              "therapy for disease judged untreatable locally")
-    cure_probability_all_sites_treated: Probability = Field(
-        description="P(no residual disease) once every site is treated; cured patients never "
-        "progress"
-    )
-    covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
-
-    @model_validator(mode="after")
-    def _all_states(self) -> Progression:
-        missing = [s for s in HAZARD_STATES if s not in self.hazard_ratio_by_state]
-        if missing:
-            raise ValueError(f"expected a hazard ratio for every state, missing {missing}")
-        return self
-
-
-class DeathAfterProgression(Frozen):
-    """Cancer death hazard: Weibull in time since (true) progression, times covariates."""
-
-    weibull_shape: Positive
-    weibull_scale_months: Months
-    supportive_care_hazard_ratio: HazardRatio = Field(
-        description="death hazard under best supportive care, relative to palliative therapy"
-    )
-    covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
-
-
-class BackgroundMortality(Frozen):
-    csv: str = Field(description="life table: age_from, age_to, death_rate_per_1000_male/female")
-    source: str | None = None
-    note: str | None = None
-    # filled by the loader from the CSV: (age_from, rate_male_per_year, rate_female_per_year)
-    table: tuple[tuple[float, float, float], ...] = ()
-
-
-class Disease(Frozen):
-    progression: Progression
-    death_after_progression: DeathAfterProgression
-    symptomatic_detection_mean_days: Days = Field(
-        description="mean time from true progression to symptoms that reveal it"
-    )
-    background_mortality: BackgroundMortality
 
 
 class FollowUpInterval(Frozen):

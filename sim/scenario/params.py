@@ -20,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sim.scenario.distributions import Uncertainty
 
 
+class Frozen(BaseModel):
+    """A section of the scenario: unknown keys are errors, and nothing changes once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Param(BaseModel):
     """A real-valued parameter: value, optional uncertainty, source and note."""
 

@@ -121,3 +121,41 @@ def test_progression_found_during_adjuvant_at_three_monthly_scans(write_scenario
     assert len(found) >= 5  # few: adjuvant courses after 4-6 neoadjuvant cycles are short
     months = (found - first_adj[found.index]) / (3 * DAYS_PER_MONTH)
     assert np.allclose(months, np.round(months)) and (np.round(months) >= 1).all()
+
+
+def _micro(growth: float, kill: float, cure_probability: float = 0.5) -> DiseaseParams:
+    from dataclasses import replace
+    from statistics import NormalDist
+    return replace(_params(untreated=1.0), cure_probability=cure_probability,
+                   growth_probit_per_day=growth, kill_probit_per_cycle=kill,
+                   cure_probit=NormalDist().inv_cdf(cure_probability))
+
+
+@pytest.mark.parametrize(("untreated_days", "cured"), [(20.0, True), (30.0, False)])
+def test_untreated_time_costs_the_cure_by_hand(untreated_days, cured):
+    """P(cure) 0.5 (threshold 0 on the probit scale), the patient's rank z = probit(0.45) =
+    -0.1257; a doubling every 60 days with a log10 spread of 1 moves the threshold down by
+    log10(2)/60 = 0.005017 a day: cured after 20 untreated days (-0.100), not after 30 (-0.151)."""
+    import math as m
+    clock = DiseaseClock(_micro(m.log10(2) / 60, 0.0), 0.0, [0.5, 0.5, 0.5, 0.5, 0.45], 50.0, True,
+                         1.0, 1.0)
+    clock.set_state(10.0, "untreated")
+    clock.set_state(10.0 + untreated_days, "on_treatment")
+    clock.set_state(100.0, "all_sites_treated")
+    assert clock.cured is cured
+    assert (clock.t_progression == math.inf) is cured  # budget 0.69: due at day 208 otherwise
+
+
+def test_adjuvant_cycles_clear_what_surgery_left_by_hand():
+    """Not cured at surgery (z = probit(0.52) = 0.0502 > 0); 2 adjuvant cycles of 0.06 each,
+    started 14 days after surgery (growth 0.005017 a day): threshold 0.12 - 0.070 = 0.0498 <
+    z, not cleared; 3 cycles: 0.18 - 0.070 = 0.110 > z, cleared, and progression never comes."""
+    import math as m
+    for cycles, cleared in ((2, False), (3, True)):
+        clock = DiseaseClock(_micro(m.log10(2) / 60, 0.06), 0.0, [0.5, 0.5, 0.5, 0.5, 0.52], 50.0,
+                             True, 1.0, 1.0)
+        clock.set_state(50.0, "all_sites_treated")
+        assert not clock.cured and clock.t_progression > 200
+        clock.adjuvant_given(200.0, cycles, 64.0)
+        assert clock.cured is cleared
+        assert (clock.t_progression == math.inf) is cleared

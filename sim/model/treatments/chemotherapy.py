@@ -164,6 +164,7 @@ def course_plan(
     (a restaging there finds progression): cycles that would start from then on are not given."""
     cycle_days = cp.cycle_days[p.regimen]
     curative = spec.phase != "palliative"
+    adjuvant = spec.phase == "adjuvant"
     rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
     cut = stop_at < end
     if cut:
@@ -181,6 +182,8 @@ def course_plan(
             p.curative_chemo_days += done * cycle_days
         if reduced_after is not None and reduced_after < done:
             p.dose_reduced = True
+        if adjuvant:  # the cycles given may have cleared residual micrometastases
+            p.disease.adjuvant_given(now, done, start)
 
     return Plan(rows, end, settle, start)
 

@@ -133,7 +133,7 @@ def _with_metastases(mp: MdtParams, p: Patient, u_declined: float) -> str:
             p.untreated.discard("rectum")
             p.log(ev.WATCH_AND_WAIT, "rectum")
             if u_regrowth < mp.rectal_regrowth:
-                p.disease.cured_if_treated = False
+                p.disease.exclude_cure()
             return "metastases_only"
         if p.attrs.tumour_height == "low" and u_refusal < mp.stoma_refusal_low:
             return "metastases_only"
