@@ -8,8 +8,8 @@ Pathway categories, in order of precedence (how the patient left or finished the
 - ``completed``: the strategy's completion criteria are met (Li 2021: neoadjuvant chemotherapy and
   radiotherapy, local treatment of all sites, at least 2 adjuvant cycles);
 - ``refused``: refused radical treatment at an MDT;
-- ``died_during_treatment``: died while still in a curative phase, or under best supportive
-  care after progression during treatment;
+- ``died_during_treatment``: died while still in a curative phase, or after best supportive
+  care was chosen instead of palliative therapy (after progression during treatment);
 - ``on_treatment_at_horizon``: follow-up ended while still in a curative phase;
 - ``bowel_surgery_only``: the rectum was treated but not every metastatic site;
 - ``metastasis_treatment_only``: a metastatic site was treated but not the rectum;
@@ -226,6 +226,8 @@ def patient_table(
     mdt = event(ev.MDT)
     out["mdt_decision"] = log.last_label(mdt, "detail")
     refused = log.any(mdt & detail("refused"))
+    # best supportive care decided at once (not after palliative lines ran out)
+    bsc_decision = log.any(event(ev.PALLIATIVE_START) & detail("best_supportive_care"))
 
     course = out["radiotherapy_course"].to_numpy()
     if pelvic_courses is None:
@@ -248,7 +250,7 @@ def patient_table(
         [
             completed,
             refused,
-            np.isin(death_phase, (*CURATIVE_PHASES, "supportive_care")),
+            np.isin(death_phase, CURATIVE_PHASES) | (died & bsc_decision),
             np.isin(end_phase, CURATIVE_PHASES),
             rectum_treated & ~all_treated,
             metastasis & ~rectum_treated,

@@ -83,6 +83,7 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
     cp = ctx.chemo
 
     def supportive_care(p: Patient, reason: str) -> None:
+        p.phase = "supportive_care"
         p.log(ev.SUPPORTIVE_CARE, reason)
         p.disease.change_death_hazard(p.env.now, supportive_hr)
 
