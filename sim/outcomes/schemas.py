@@ -20,7 +20,6 @@ see :data:`TIMELINE_COLUMNS`.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -124,7 +123,7 @@ def _categorical(values: list[str]) -> pd.Categorical:
 
 
 def _floats(values: list[float]) -> npt.NDArray[np.float64]:
-    return np.frombuffer(array("d", values), dtype=np.float64)
+    return np.fromiter(values, np.float64, len(values))
 
 
 def _by_patient_then_day(patient: npt.NDArray[np.int64],
@@ -150,7 +149,7 @@ def events_frame(flat: list[Any]) -> pd.DataFrame:
     columns = log_columns(flat)
     if not flat:
         return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
-    patient = np.frombuffer(array("q", columns["patient_id"]), dtype=np.int64)
+    patient = np.fromiter(columns["patient_id"], np.int64, len(columns["patient_id"]))
     day = _floats(columns["day"])
     order = _by_patient_then_day(patient, day)
     return pd.DataFrame({
