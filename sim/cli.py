@@ -115,7 +115,8 @@ def run(scenario: Path, patients: int | None, seed: int | None, out_dir: Path | 
     check_output_dir(target, force)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("patients"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+        TextColumn("patients"), TimeRemainingColumn(), console=err, transient=True,
+        disable=quiet or not err.is_terminal,  # off a terminal it draws nothing, yet re-renders
     ) as bar:
         task = bar.add_task(f"simulating {loaded.name}", total=loaded.run.patients)
         summary, wall = run_to_directory(loaded, str(scenario), target, force=force, workers=workers,
@@ -163,7 +164,8 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
         plan = prepare(list(scenarios), patients, seed, out_dir, allow_different_populations, force)
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("arm runs"), TimeRemainingColumn(), console=err, disable=quiet, transient=True,
+        TextColumn("arm runs"), TimeRemainingColumn(), console=err, transient=True,
+        disable=quiet or not err.is_terminal,  # off a terminal it draws nothing, yet re-renders
     ) as bar:
         task = bar.add_task("comparing", total=replications * len(scenarios))
         result, target = execute(plan, replications, parameter_uncertainty, workers,
