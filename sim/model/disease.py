@@ -71,7 +71,7 @@ class DiseaseClock:
         "p", "arrival", "progression_budget", "death_budget", "symptom_delay", "cured_if_treated",
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
-        "cure_z", "untreated_days", "_entered", "all_treated_at", "curable",
+        "cure_z", "untreated_days", "_entered", "all_treated_at", "curable", "_growing",
     )
 
     def __init__(
@@ -97,8 +97,9 @@ class DiseaseClock:
             NormalDist().inv_cdf(min(max(draws[4], 1e-12), 1.0 - 1e-12))
             if params.growth_probit_per_day or params.kill_probit_per_cycle else 0.0
         )
-        self.untreated_days = 0.0
+        self.untreated_days = 0.0  # with sites untreated and no course running
         self._entered = arrival
+        self._growing = False
         self.all_treated_at = INF
         self.progression_covariate_hr = progression_covariate_hr
         self.death_covariate_hr = death_covariate_hr
@@ -159,11 +160,13 @@ class DiseaseClock:
         )
         self._since = since
 
-    def set_state(self, now: float, state: str) -> None:
-        """The patient enters ``state`` at ``now``; the future progression hazard changes."""
-        if self.state == "untreated":
+    def set_state(self, now: float, state: str, growing: bool = False) -> None:
+        """The patient enters ``state`` at ``now``; the future progression hazard changes.
+        ``growing``: residual disease is left with nothing running against it from now."""
+        if self._growing:
             self.untreated_days += now - self._entered
         self._entered = now
+        self._growing = growing
         if state == self.state or self.t_progression <= now:
             self.state = state
             return
@@ -229,7 +232,8 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
     return DiseaseParams(
         progression_shape=prog.weibull_shape.value,
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
-        state_hazard_ratio={k: v * (strategy_hr if k != "palliative" else 1.0)
+        # the strategy acts where it treats: not in palliative care, not while nothing runs
+        state_hazard_ratio={k: v * (strategy_hr if k not in ("palliative", "untreated") else 1.0)
                             for k, v in ratios.items()},
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,

@@ -129,9 +129,9 @@ def _concurrent_plans(children: list[PlanRunner]) -> Runner:
             for plan in plans:
                 yield from p.hold_until(plan.end)
                 p.log_rows(plan.rows)
-                plan.settle(p.env.now, True)
-                settled += 1
+                settled += 1  # before settling: settling may find progression and raise
                 p.end_course()
+                plan.settle(p.env.now, True)
         except BaseException:
             now = p.env.now
             for plan in plans[settled:]:

@@ -201,19 +201,22 @@ class Patient(EventLogger):
 
     def update_hazard_state(self) -> None:
         """Recompute the disease state from what has been treated and what is running, from now
-        on. Nothing treated locally and no course running (waiting for a slot, a break between
-        courses, supportive care) is untreated disease."""
+        on. Sites left untreated with no course running (waiting for a slot, a break between
+        courses, a pause in palliative therapy, supportive care) are untreated disease; a
+        patient who left the curative pathway with sites untreated is ``palliative`` while a
+        line runs, whatever was treated before."""
         if not self.untreated:
             state = "all_sites_treated"
+        elif self.palliative:  # disease left untreated locally: on a line, or not
+            state = "palliative" if self.courses else "untreated"
         elif self.local_treatment_started:
-            state = "partially_treated"  # whatever the pathway: what was treated, not the intent
-        elif not self.courses:
-            state = "untreated"
-        elif self.palliative:
-            state = "palliative"
-        else:
+            state = "partially_treated"  # between staged operations
+        elif self.courses:
             state = "on_treatment"
-        self.disease.set_state(self.env.now, state)
+        else:
+            state = "untreated"
+        # residual disease grows while nothing runs against it (see Micrometastases)
+        self.disease.set_state(self.env.now, state, not self.courses and bool(self.untreated))
         self._update_alert()
 
     def treat_site(self, site: str) -> None:

@@ -250,7 +250,8 @@ def patient_table(
         [
             completed,
             refused,
-            np.isin(death_phase, CURATIVE_PHASES) | (died & bsc_decision),
+            np.isin(death_phase, CURATIVE_PHASES)
+            | (died & bsc_decision & (timing == "during_treatment")),
             np.isin(end_phase, CURATIVE_PHASES),
             rectum_treated & ~all_treated,
             metastasis & ~rectum_treated,

@@ -31,4 +31,7 @@ class PalliativeTherapy(BaseModel):
         description="planned length of the first line for controlled disease, after which it "
         "pauses (restaging goes on) until progression")
     later_lines: list[LaterLine] = Field(description="after each detected progression, in order")
+    relapse_line: LaterLine | None = Field(
+        None, description="a first palliative line for a relapse found in surveillance after "
+        "treatment ended (before the later lines); none: the later lines only")
     source: str | None = None

@@ -83,6 +83,19 @@ def check_invariants(scenario, events: pd.DataFrame, patients: pd.DataFrame) -> 
     curative = treat[treat["phase"].astype(str) != "palliative"]
     after = curative["day"] > curative["patient_id"].map(detected).fillna(np.inf)
     assert not after.any()
+    # no treatment row twice (a course settled twice logs its cycles twice)
+    dup = treat.duplicated(["patient_id", "day", "event", "detail", "value"])
+    assert not dup.any(), treat[dup].head()
+    # a progression found in palliative care moves the patient on: a later line, supportive
+    # care, or the end (death, end of follow-up) within the weekly MDT's reach
+    if scenario.parameters.palliative_therapy is not None:
+        pal = events[(events["event"] == ev.PROGRESSION_DETECTED)
+                     & (events["phase"].astype(str) == "palliative")].set_index("patient_id")["day"]
+        moves = events[events["event"].isin([ev.CHEMO_CYCLE, ev.SUPPORTIVE_CARE, ev.DEATH,
+                                             ev.END_OF_FOLLOW_UP])]
+        moves = moves[moves["day"] >= moves["patient_id"].map(pal)]
+        next_move = moves.groupby("patient_id")["day"].min().reindex(pal.index)
+        assert (next_move - pal <= 35).all(), (next_move - pal).max()
     # no anticancer treatment once best supportive care began
     supportive = events[events["event"] == ev.SUPPORTIVE_CARE].groupby("patient_id")["day"].min()
     assert not (treat["day"] > treat["patient_id"].map(supportive).fillna(np.inf) + 1e-9).any()

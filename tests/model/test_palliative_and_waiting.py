@@ -34,7 +34,7 @@ def test_untreated_time_runs_at_its_own_hazard_by_hand():
     u = 1 - math.exp(-0.9)  # budget 0.9
     clock = DiseaseClock(_params(untreated=2.0), 0.0, [u, 0.5, 0.5, 0.5, 0.9], 50.0, True, 1.0, 1.0)
     assert clock.t_progression == pytest.approx(270.0)  # never untreated: 0.9 * 300
-    clock.set_state(30.0, "untreated")
+    clock.set_state(30.0, "untreated", True)
     assert clock.t_progression == pytest.approx(30.0 + (0.9 * 300 - 30) / 2)
     clock.set_state(60.0, "on_treatment")
     assert clock.t_progression == pytest.approx(60.0 + 0.9 * 300 - 30 - 60)
@@ -43,7 +43,8 @@ def test_untreated_time_runs_at_its_own_hazard_by_hand():
 def _with_palliative(write_scenario, lines, patients=3000, **extra):
     path = write_scenario({
         "extends": str(REFERENCE),
-        "parameters": {"palliative_therapy": {"first_line_months": 6, "later_lines": lines},
+        "parameters": {"palliative_therapy": {"first_line_months": 6, "later_lines": lines,
+                                              "relapse_line": None},
                        **extra},
         "run": {"patients": patients, "seed": 23},
     })
@@ -139,8 +140,8 @@ def test_untreated_time_costs_the_cure_by_hand(untreated_days, cured):
     import math as m
     clock = DiseaseClock(_micro(m.log10(2) / 60, 0.0), 0.0, [0.5, 0.5, 0.5, 0.5, 0.45], 50.0, True,
                          1.0, 1.0)
-    clock.set_state(10.0, "untreated")
-    clock.set_state(10.0 + untreated_days, "on_treatment")
+    clock.set_state(10.0, "untreated", True)
+    clock.set_state(10.0 + untreated_days, "on_treatment", False)
     clock.set_state(100.0, "all_sites_treated")
     assert clock.cured is cured
     assert (clock.t_progression == math.inf) is cured  # budget 0.69: due at day 208 otherwise

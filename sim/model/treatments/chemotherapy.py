@@ -184,6 +184,7 @@ def course_plan(
             p.dose_reduced = True
         if adjuvant:  # the cycles given may have cleared residual micrometastases
             p.disease.adjuvant_given(now, done, start)
+            p.update_hazard_state()  # and the alerts with them (no symptoms of a cured disease)
 
     return Plan(rows, end, settle, start)
 

@@ -127,7 +127,7 @@ def _with_metastases(mp: MdtParams, p: Patient, u_declined: float) -> str:
         return "local_treatment"
     if mp.rectal_ccr > 0.0 or mp.stoma_refusal_low > 0.0:
         u_ccr, u_regrowth, u_refusal = p.decisions.keyed("rectum").take(RECTAL_DRAWS)
-        if p.rt_end is not None and u_ccr < mp.rectal_ccr:
+        if p.rt_end is not None and p.response in ("PR", "CR") and u_ccr < mp.rectal_ccr:
             # cCR of the primary after chemoradiotherapy: watched, not resected; a regrowth is
             # residual tumour, so treating the other sites cannot cure
             p.untreated.discard("rectum")
@@ -157,7 +157,8 @@ def decide(mp: MdtParams, p: Patient, u: list[float], allow_more: bool) -> str:
         if p.response in ("PR", "CR"):
             pelvic = apply_odds_ratio(pelvic, mp.partial_response_or)
         pelvic_ok = p.decisions.random() < pelvic
-    if pelvic_ok and _treatable(mp, p, u[1]):
+    treatable = _treatable(mp, p, u[1])  # its keyed draws every meeting (common random numbers)
+    if pelvic_ok and treatable:
         return _with_metastases(mp, p, u[4])
     if allow_more and u[2] < mp.more_chemotherapy:
         return "more_chemotherapy"

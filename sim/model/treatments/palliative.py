@@ -7,13 +7,14 @@ pathway. With ``parameters.palliative_therapy``, what follows is what a medical 
   restaging at the palliative interval; it stops at the scan (or the symptoms) that reveal
   progression. If it ends first, therapy pauses and restaging goes on until progression is found;
 - after a detected progression: each later line in turn, if the patient is fit for it, for a time
-  drawn from its mean; then best supportive care, under which the cancer death hazard runs at the
-  supportive-care ratio.
+  drawn from its mean (a relapse found in surveillance after treatment ended first gets the
+  ``relapse_line``, a first line, since its disease has not failed chemotherapy lately); then best
+  supportive care, under which the cancer death hazard runs at the supportive-care ratio.
 
-The disease runs at the hazard of what is being done: the ``palliative`` state on a line (for
-disease judged untreatable locally), ``untreated`` during a pause, ``partially_treated`` whatever
-runs once some sites were treated (see :meth:`Patient.update_hazard_state`). Without the section
-the step is restaging only, under continuous (unmodelled) palliative therapy.
+The disease runs at the hazard of what is being done: the ``palliative`` state on a line (sites
+left untreated locally, whatever was treated before), ``untreated`` during a pause or supportive
+care (see :meth:`Patient.update_hazard_state`). Without the section the step is restaging only,
+under continuous (unmodelled) palliative therapy.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from sim.scenario.strategy import ChemotherapyStep
 if TYPE_CHECKING:
     from sim.model.context import Context, Runner, StepProcess
     from sim.model.patient import Patient, Wait
+    from sim.scenario.palliative import LaterLine
     from sim.scenario.parameters import Parameters
     from sim.scenario.strategy import PalliativeStep
 
+#: phases of surveillance after treatment: a progression found there is a relapse
+SURVEILLANCE = ("follow_up", "watch_and_wait")
 #: the step a line's cycles are planned as (palliative phase, no radiotherapy)
 _LINE = ChemotherapyStep(step="chemotherapy", phase="palliative", cycles=1)
 
@@ -43,16 +47,21 @@ class PalliativeParams:
     first_line_days: float
     later_lines: tuple[tuple[float, float], ...]
     """(probability of receiving it, mean days on it), in order"""
+    relapse_line: tuple[float, float] | None = None
+    """the same for a first line after a relapse found in surveillance"""
 
 
 def compile_palliative(params: Parameters) -> PalliativeParams | None:
     pt = params.palliative_therapy
     if pt is None:
         return None
+    def line(spec: LaterLine) -> tuple[float, float]:
+        return spec.probability.value, spec.mean_months.value * DAYS_PER_MONTH
+
     return PalliativeParams(
         first_line_days=pt.first_line_months.value * DAYS_PER_MONTH,
-        later_lines=tuple((line.probability.value, line.mean_months.value * DAYS_PER_MONTH)
-                          for line in pt.later_lines),
+        later_lines=tuple(line(spec) for spec in pt.later_lines),
+        relapse_line=None if pt.relapse_line is None else line(pt.relapse_line),
     )
 
 
@@ -62,7 +71,8 @@ def _restage_until_detection(p: Patient, every: float) -> Wait:
     last = min(p.t_end, d.t_death, d.t_symptoms)
     times = restaging_times(p.env.now, last, every, d.t_progression)
     rows, until = visits_until_detection(p, times, ev.RESTAGING)
-    yield from p.hold_logging(rows, until)
+    # symptoms reveal it first if no scan does (a palliative patient's symptoms do not unwind)
+    yield from p.hold_logging(rows, min(until, d.t_symptoms))
     p.image()
 
 
@@ -88,6 +98,8 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
         p.disease.change_death_hazard(p.env.now, supportive_hr)
 
     def run(p: Patient) -> StepProcess:
+        # a relapse found in surveillance after treatment ended: first-line therapy comes first
+        relapse = p.detected and p.phase in SURVEILLANCE
         p.enter_palliative(_reason(spec, p), "palliative" if spec.therapy else "supportive_care")
         if not spec.therapy:
             supportive_care(p, "decision")
@@ -111,7 +123,10 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
                 p.end_course()
             if not p.detected:  # a pause: restaging goes on
                 yield from _restage_until_detection(p, every)
-        for probability, mean_days in pp.later_lines:
+        lines = pp.later_lines
+        if relapse and pp.relapse_line is not None:
+            lines = (pp.relapse_line, *lines)
+        for probability, mean_days in lines:
             u = p.durations.take(2)
             if u[0] >= probability:
                 break

@@ -18,7 +18,7 @@ from sim.model.events import EventRow
 
 if TYPE_CHECKING:
     from sim.model.context import Context, Runner, StepProcess
-    from sim.model.patient import Patient
+    from sim.model.patient import Patient, Wait
     from sim.scenario.parameters import Parameters
     from sim.scenario.strategy import RegionalTherapyStep
 
@@ -49,40 +49,50 @@ def build(spec: RegionalTherapyStep, ctx: Context) -> Runner:
 
     def run(p: Patient) -> StepProcess:
         p.enter_palliative("regional_therapy")
-        now = p.env.now
-        d = p.disease
-        # the restaging that will find the progression, unless symptoms or death come first
-        stop = min(p.t_end, d.t_death, d.t_symptoms)
-        restagings: list[float] = []
-        t = now + rp.restaging_days
-        while t < stop:
-            restagings.append(t)
-            if t >= d.t_progression:
-                break
-            t += rp.restaging_days
-        by_imaging = bool(restagings) and restagings[-1] >= d.t_progression
-        # otherwise the step lasts until the alert: symptoms reveal the progression (palliative:
-        # the wait goes on past it, so it ends a moment later), or death / end of follow-up
-        found = restagings[-1] if by_imaging else stop
-        pid, phase = p.index, p.phase
-        rows: list[EventRow] = []
-        t = now
-        for k in range(1, rp.max_sessions + 1):
-            if t >= found:
-                break
-            u = p.surgery.take(2)
-            rows.append(ev.row(patient_id=pid, day=t, event=ev.REGIONAL_SESSION, phase=phase,
-                               detail=spec.procedure, value=float(k)))
-            if u[0] < rp.complication:
-                rows.append(ev.row(patient_id=pid, day=t, event=ev.COMPLICATION, phase=phase,
-                                   detail=spec.procedure, value=3.0))
-            low, high = rp.every
-            t += low + (high - low) * u[1]
-        rows.extend(ev.series(patient_id=pid, days=restagings, event=ev.RESTAGING, phase=phase,
-                              detail="RECIST"))
-        rows.sort(key=ev.day_of)
-        yield from p.hold_logging(rows, found if by_imaging else stop + ALERT_MARGIN_DAYS)
-        p.image()
+        p.begin_course()  # the sessions treat the liver: its hazard from now, before planning
+        try:
+            yield from _sessions(p, spec, rp)
+        finally:
+            p.end_course()
         return None
 
     return run
+
+
+def _sessions(p: Patient, spec: RegionalTherapyStep, rp: RegionalParams) -> Wait:
+    """Sessions until the restaging (or symptoms) that reveal progression."""
+    now = p.env.now
+    d = p.disease
+    # the restaging that will find the progression, unless symptoms or death come first
+    stop = min(p.t_end, d.t_death, d.t_symptoms)
+    restagings: list[float] = []
+    t = now + rp.restaging_days
+    while t < stop:
+        restagings.append(t)
+        if t >= d.t_progression:
+            break
+        t += rp.restaging_days
+    by_imaging = bool(restagings) and restagings[-1] >= d.t_progression
+    # otherwise the step lasts until the alert: symptoms reveal the progression (palliative:
+    # the wait goes on past it, so it ends a moment later), or death / end of follow-up
+    found = restagings[-1] if by_imaging else stop
+    pid, phase = p.index, p.phase
+    rows: list[EventRow] = []
+    t = now
+    for k in range(1, rp.max_sessions + 1):
+        if t >= found:
+            break
+        u = p.surgery.take(2)
+        rows.append(ev.row(patient_id=pid, day=t, event=ev.REGIONAL_SESSION, phase=phase,
+                           detail=spec.procedure, value=float(k)))
+        if u[0] < rp.complication:
+            rows.append(ev.row(patient_id=pid, day=t, event=ev.COMPLICATION, phase=phase,
+                               detail=spec.procedure, value=3.0))
+        low, high = rp.every
+        t += low + (high - low) * u[1]
+    rows.extend(ev.series(patient_id=pid, days=restagings, event=ev.RESTAGING, phase=phase,
+                          detail="RECIST"))
+    rows.sort(key=ev.day_of)
+    yield from p.hold_logging(rows, found if by_imaging else stop + ALERT_MARGIN_DAYS)
+    p.image()
+    return None
