@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -170,6 +170,11 @@ class DiseaseClock:
         if state == self.state or self.t_progression <= now:
             self.state = state
             return
+        if state != "all_sites_treated" and not self.cured:
+            multiplier = self.p.state_hazard_ratio[state] * self.progression_covariate_hr
+            if multiplier == self._multiplier:  # the same hazard: the prediction stands as it is
+                self.state = state
+                return
         self._advance(now)
         self.state = state
         if state == "all_sites_treated":
@@ -221,20 +226,28 @@ class DiseaseClock:
         return "cancer" if self.t_cancer_death <= self.t_background_death else "other"
 
 
+def _state_ratios(ratios: Mapping[str, float], strategy_hr: float) -> dict[str, float]:
+    """The strategy acts where it treats: not in palliative care, not while nothing runs. A
+    scenario without an ``untreated`` ratio has no distinct untreated hazard: it is the
+    on-treatment one, strategy effect included."""
+    out = {k: v * (strategy_hr if k not in ("palliative", "untreated") else 1.0)
+           for k, v in ratios.items()}
+    out.setdefault("untreated", out["on_treatment"])
+    return out
+
+
 def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams:
     """Model-unit parameters from the validated ``parameters.disease`` section; ``strategy_hr``
     is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression
     micro = prog.micrometastases
     table = disease.background_mortality.table
-    ratios = {k: v.value for k, v in prog.hazard_ratio_by_state.items()}
-    ratios.setdefault("untreated", ratios["on_treatment"])  # a scenario without the state
+    ratios: dict[str, float] = {k: v.value for k, v in prog.hazard_ratio_by_state.items()}
     return DiseaseParams(
         progression_shape=prog.weibull_shape.value,
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
         # the strategy acts where it treats: not in palliative care, not while nothing runs
-        state_hazard_ratio={k: v * (strategy_hr if k not in ("palliative", "untreated") else 1.0)
-                            for k, v in ratios.items()},
+        state_hazard_ratio=_state_ratios(ratios, strategy_hr),
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,

@@ -96,6 +96,7 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
         p.phase = "supportive_care"
         p.log(ev.SUPPORTIVE_CARE, reason)
         p.disease.change_death_hazard(p.env.now, supportive_hr)
+        p.update_hazard_state()  # and the death alert with it
 
     def run(p: Patient) -> StepProcess:
         # a relapse found in surveillance after treatment ended: first-line therapy comes first
