@@ -111,7 +111,8 @@ def test_first_line_stops_at_the_scan_that_finds_progression(write_scenario):
 def test_progression_found_during_adjuvant_at_three_monthly_scans(write_scenario):
     """Completers' progressions during adjuvant chemotherapy are found at the scans, 3, 6, ...
     months after the first adjuvant cycle, not at the first follow-up visit."""
-    path = write_scenario({"extends": str(REFERENCE), "run": {"patients": 4000, "seed": 31}})
+    path = write_scenario({"extends": str(REFERENCE), "run": {"patients": 4000, "seed": 31},
+                           "parameters": {"follow_up": {"adjuvant_restaging_every_months": 3}}})
     s = load_scenario(path)
     events = run_scenario(s).events
     first_adj = events[(events["event"] == ev.CHEMO_CYCLE)
