@@ -61,6 +61,8 @@ class DiseaseParams:
     growth_probit_per_day: float = 0.0
     kill_probit_per_cycle: float = 0.0
     cure_probit: float = 0.0
+    untreated_factor: float = 1.0
+    """multiplies the state's hazard while sites are untreated and nothing runs against them"""
     """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
 
 
@@ -160,20 +162,27 @@ class DiseaseClock:
         )
         self._since = since
 
+    def _state_multiplier(self, state: str, growing: bool) -> float:
+        p = self.p
+        ratio = p.state_hazard_ratio[state] * (p.untreated_factor if growing else 1.0)
+        return ratio * self.progression_covariate_hr
+
     def set_state(self, now: float, state: str, growing: bool = False) -> None:
         """The patient enters ``state`` at ``now``; the future progression hazard changes.
-        ``growing``: residual disease is left with nothing running against it from now."""
-        if self._growing:
+        ``growing``: sites are left untreated with nothing running against them from now (a
+        wait, a break, a pause): the state's hazard is multiplied by the untreated factor, and
+        residual micrometastases grow."""
+        was_growing = self._growing
+        if was_growing:
             self.untreated_days += now - self._entered
         self._entered = now
         self._growing = growing
-        if state == self.state or self.t_progression <= now:
+        if (state == self.state and growing == was_growing) or self.t_progression <= now:
             self.state = state
             return
         if state != "all_sites_treated" and not self.cured:
-            multiplier = self.p.state_hazard_ratio[state] * self.progression_covariate_hr
-            if multiplier == self._multiplier:  # the same hazard: the prediction stands as it is
-                self.state = state
+            if self._state_multiplier(state, growing) == self._multiplier:
+                self.state = state  # the same hazard: the prediction stands as it is
                 return
         self._advance(now)
         self.state = state
@@ -181,10 +190,7 @@ class DiseaseClock:
             self.all_treated_at = min(self.all_treated_at, now)
             if self._clears(0.0, 0):
                 self.cured = True  # no residual disease: whatever comes next, it never progresses
-        if self.cured:
-            self._multiplier = 0.0
-        else:
-            self._multiplier = self.p.state_hazard_ratio[state] * self.progression_covariate_hr
+        self._multiplier = 0.0 if self.cured else self._state_multiplier(state, growing)
         self._predict()
 
     def _clears(self, extra_untreated_days: float, adjuvant_cycles: int) -> bool:
@@ -227,13 +233,10 @@ class DiseaseClock:
 
 
 def _state_ratios(ratios: Mapping[str, float], strategy_hr: float) -> dict[str, float]:
-    """The strategy acts where it treats: not in palliative care, not while nothing runs. A
-    scenario without an ``untreated`` ratio has no distinct untreated hazard: it is the
-    on-treatment one, strategy effect included."""
-    out = {k: v * (strategy_hr if k not in ("palliative", "untreated") else 1.0)
-           for k, v in ratios.items()}
-    out.setdefault("untreated", out["on_treatment"])
-    return out
+    """The strategy acts where it treats, not in palliative care; ``untreated`` is not a state
+    but a factor on whichever state the patient is in (see ``untreated_factor``)."""
+    return {k: v * (strategy_hr if k != "palliative" else 1.0)
+            for k, v in ratios.items() if k != "untreated"}
 
 
 def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams:
@@ -248,6 +251,7 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
         # the strategy acts where it treats: not in palliative care, not while nothing runs
         state_hazard_ratio=_state_ratios(ratios, strategy_hr),
+        untreated_factor=ratios.get("untreated", 1.0),
         cure_probability=prog.cure_probability_all_sites_treated.value,
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,

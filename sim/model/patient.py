@@ -201,21 +201,20 @@ class Patient(EventLogger):
 
     def update_hazard_state(self) -> None:
         """Recompute the disease state from what has been treated and what is running, from now
-        on. Sites left untreated with no course running (waiting for a slot, a break between
-        courses, a pause in palliative therapy, supportive care) are untreated disease; a
-        patient who left the curative pathway with sites untreated is ``palliative`` while a
-        line runs, whatever was treated before."""
+        on. The state is the disease left (nothing treated locally yet, some sites, all sites,
+        or sites left untreated on the palliative pathway, whatever was treated before); while
+        no course runs against untreated sites (waiting for a slot, a break between courses, a
+        pause in palliative therapy, supportive care) its hazard is multiplied by the untreated
+        factor."""
         if not self.untreated:
             state = "all_sites_treated"
-        elif self.palliative:  # disease left untreated locally: on a line, or not
-            state = "palliative" if self.courses else "untreated"
+        elif self.palliative:  # sites left untreated locally, whatever was treated before
+            state = "palliative"
         elif self.local_treatment_started:
             state = "partially_treated"  # between staged operations
-        elif self.courses:
-            state = "on_treatment"
         else:
-            state = "untreated"
-        # residual disease grows while nothing runs against it (see Micrometastases)
+            state = "on_treatment"
+        # nothing running against untreated sites: the untreated factor, and micrometastases grow
         self.disease.set_state(self.env.now, state, not self.courses and bool(self.untreated))
         self._update_alert()
 

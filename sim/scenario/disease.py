@@ -15,8 +15,9 @@ from pydantic import Field, StringConstraints, model_validator
 from sim.scenario.params import Days, Frozen, HazardRatio, Months, NonNegative, Positive, Probability
 
 HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
-#: states a scenario may leave out: ``untreated`` (no therapy running and nothing treated
-#: locally: waits, breaks, best supportive care) then runs at the ``on_treatment`` hazard
+#: entries a scenario may leave out: ``untreated`` is not a state but a factor on the state's
+#: hazard while sites are untreated and no course runs (waits, breaks, a pause in palliative
+#: therapy, supportive care); without it the factor is 1
 OPTIONAL_HAZARD_STATES = ("untreated",)
 Covariate = (
     Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
@@ -53,9 +54,9 @@ class Progression(Frozen):
         Literal["on_treatment", "untreated", "partially_treated", "all_sites_treated",
                 "palliative"],
         HazardRatio,
-    ] = Field(description="on_treatment: a course running, nothing treated locally; untreated: "
-              "no course running (waits, breaks, supportive care); palliative: on palliative "
-              "therapy for disease judged untreatable locally")
+    ] = Field(description="on_treatment: nothing treated locally yet (the reference state); "
+              "partially_treated: between staged operations; palliative: sites left untreated on "
+              "the palliative pathway; untreated: a factor on any of these while no course runs")
     cure_probability_all_sites_treated: Probability = Field(
         description="P(no residual disease) once every site is treated; cured patients never "
         "progress"

@@ -17,10 +17,10 @@ from sim.outcomes.summary import analyse
 from sim.scenario.loader import load_scenario
 
 
-def _params(**ratios: float) -> DiseaseParams:
+def _params(untreated_factor: float = 1.0, **ratios: float) -> DiseaseParams:
     return DiseaseParams(
-        progression_shape=1.0, progression_scale_days=300.0,
-        state_hazard_ratio={"on_treatment": 1.0, "untreated": 1.0, "partially_treated": 1.0,
+        progression_shape=1.0, progression_scale_days=300.0, untreated_factor=untreated_factor,
+        state_hazard_ratio={"on_treatment": 1.0, "partially_treated": 1.0,
                             "all_sites_treated": 1.0, "palliative": 1.0, **ratios},
         cure_probability=0.0, death_shape=1.0, death_scale_days=300.0,
         supportive_care_hazard_ratio=3.0, symptomatic_mean_days=30.0,
@@ -29,12 +29,13 @@ def _params(**ratios: float) -> DiseaseParams:
 
 
 def test_untreated_time_runs_at_its_own_hazard_by_hand():
-    """Constant hazard 1/300 a day on treatment, twice that untreated from day 30 to day 60:
-    the budget b is reached where 30/300 + 2*30/300 + (t - 60)/300 = b."""
+    """Constant hazard 1/300 a day on treatment, twice that untreated (a factor 2 on the state's
+    hazard) from day 30 to day 60: the budget b is reached where 30/300 + 2*30/300 + (t - 60)/300
+    = b; the factor acts on the palliative state's ratio (3) the same way."""
     u = 1 - math.exp(-0.9)  # budget 0.9
-    clock = DiseaseClock(_params(untreated=2.0), 0.0, [u, 0.5, 0.5, 0.5, 0.9], 50.0, True, 1.0, 1.0)
+    clock = DiseaseClock(_params(2.0), 0.0, [u, 0.5, 0.5, 0.5, 0.9], 50.0, True, 1.0, 1.0)
     assert clock.t_progression == pytest.approx(270.0)  # never untreated: 0.9 * 300
-    clock.set_state(30.0, "untreated", True)
+    clock.set_state(30.0, "on_treatment", True)
     assert clock.t_progression == pytest.approx(30.0 + (0.9 * 300 - 30) / 2)
     clock.set_state(60.0, "on_treatment")
     assert clock.t_progression == pytest.approx(60.0 + 0.9 * 300 - 30 - 60)
@@ -128,7 +129,7 @@ def test_progression_found_during_adjuvant_at_three_monthly_scans(write_scenario
 def _micro(growth: float, kill: float, cure_probability: float = 0.5) -> DiseaseParams:
     from dataclasses import replace
     from statistics import NormalDist
-    return replace(_params(untreated=1.0), cure_probability=cure_probability,
+    return replace(_params(), cure_probability=cure_probability,
                    growth_probit_per_day=growth, kill_probit_per_cycle=kill,
                    cure_probit=NormalDist().inv_cdf(cure_probability))
 
@@ -141,7 +142,7 @@ def test_untreated_time_costs_the_cure_by_hand(untreated_days, cured):
     import math as m
     clock = DiseaseClock(_micro(m.log10(2) / 60, 0.0), 0.0, [0.5, 0.5, 0.5, 0.5, 0.45], 50.0, True,
                          1.0, 1.0)
-    clock.set_state(10.0, "untreated", True)
+    clock.set_state(10.0, "on_treatment", True)
     clock.set_state(10.0 + untreated_days, "on_treatment", False)
     clock.set_state(100.0, "all_sites_treated")
     assert clock.cured is cured
@@ -161,3 +162,15 @@ def test_adjuvant_cycles_clear_what_surgery_left_by_hand():
         clock.adjuvant_given(200.0, cycles, 64.0)
         assert clock.cured is cleared
         assert (clock.t_progression == math.inf) is cleared
+
+
+def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
+    """A pause in palliative therapy: palliative ratio 3 times the factor 2 = 6 times the base
+    hazard from day 30; budget 0.9: 30 * 3 / 300 + 6 (t - 30) / 300 = 0.9 -> t = 30 + 30 = 60."""
+    u = 1 - math.exp(-0.9)
+    clock = DiseaseClock(_params(2.0, palliative=3.0), 0.0, [u, 0.5, 0.5, 0.5, 0.9], 50.0, True,
+                         1.0, 1.0)
+    clock.set_state(0.0, "palliative")
+    clock.set_state(30.0, "palliative", True)
+    assert clock.t_progression == pytest.approx(30.0 + (0.9 * 300 - 90) / 6)
+
