@@ -117,27 +117,39 @@ def _concurrent(spec: ConcurrentStep, ctx: Context) -> Runner:
 
 def _concurrent_plans(children: list[PlanRunner]) -> Runner:
     """Side-by-side courses that are fixed when they start (chemotherapy with radiotherapy):
-    one wait per course end, each course settled at its own end, instead of a process each."""
+    one wait per course start and end, each course settled at its own end, instead of a process
+    each. A course counts as running from its first treatment (a linac slot may come later than
+    the chemotherapy cycle it goes with: until then only the chemotherapy treats)."""
 
     def run(p: Patient) -> StepProcess:
         plans = [plan for plan in (child.plan(p) for child in children) if plan is not None]
-        plans.sort(key=lambda plan: plan.end)
-        settled = 0
-        for _ in plans:  # one course at least runs from now: no wait is untreated
-            p.begin_course()
+        now = p.env.now
+        # (time, 0 = begins / 1 = ends, index): at one moment, courses begin before others end
+        marks = sorted([(max(plan.start, now), 0, k) for k, plan in enumerate(plans)]
+                       + [(plan.end, 1, k) for k, plan in enumerate(plans)])
+        begun: set[int] = set()
+        settled: set[int] = set()
         try:
-            for plan in plans:
-                yield from p.hold_until(plan.end)
+            for t, kind, k in marks:
+                yield from p.hold_until(t)
+                if kind == 0:
+                    begun.add(k)
+                    p.begin_course()
+                    continue
+                plan = plans[k]
                 p.log_rows(plan.rows)
-                settled += 1  # before settling: settling may find progression and raise
+                settled.add(k)  # before settling: settling may find progression and raise
                 p.end_course()
                 plan.settle(p.env.now, True)
         except BaseException:
             now = p.env.now
-            for plan in plans[settled:]:
+            for k, plan in enumerate(plans):
+                if k in settled:
+                    continue
                 p.log_rows_before(plan.rows, now)
                 plan.settle(now, False)
-                p.end_course()
+                if k in begun:
+                    p.end_course()
             raise
         return None
 
