@@ -2,10 +2,11 @@
 
 Each competing event has a unit-exponential budget drawn once from the patient's ``disease``
 stream. Progression happens when the cumulative hazard, which integrates the hazard of whatever
-state the patient is in (on treatment, untreated, partially treated, all sites treated,
-palliative), reaches its budget. Treatment changes the hazard from that moment on, never the
-budget, so time-varying hazards are handled exactly (closed form per piece, no time steps) and
-the same virtual patient has the same luck under every strategy.
+state the patient is in (on treatment, partially treated, all sites treated, palliative; times
+the untreated factor while nothing runs against untreated sites), reaches its budget. Treatment
+changes the hazard from that moment on, never the budget, so time-varying hazards are handled
+exactly (closed form per piece, no time steps) and the same virtual patient has the same luck
+under every strategy.
 
 Progression hazard: h(t) = HR_state * HR_covariates * h0(t), h0 Weibull in time since first
 treatment. A patient whose every site is treated may be cured (no residual disease, never
@@ -61,9 +62,9 @@ class DiseaseParams:
     growth_probit_per_day: float = 0.0
     kill_probit_per_cycle: float = 0.0
     cure_probit: float = 0.0
+    """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
     untreated_factor: float = 1.0
     """multiplies the state's hazard while sites are untreated and nothing runs against them"""
-    """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
 
 
 class DiseaseClock:
@@ -73,7 +74,7 @@ class DiseaseClock:
         "p", "arrival", "progression_budget", "death_budget", "symptom_delay", "cured_if_treated",
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
-        "cure_z", "untreated_days", "_entered", "all_treated_at", "curable", "_growing",
+        "cure_z", "untreated_days", "_entered", "all_treated_at", "_growing",
     )
 
     def __init__(
@@ -93,8 +94,8 @@ class DiseaseClock:
         background_budget = -math.log1p(-draws[2])
         self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
         self.cured_if_treated = draws[4] < params.cure_probability
-        self.curable = True  # False: residual tumour is known to remain (a regrowth, say)
-        # the residual burden's rank, on the probit scale of the cure threshold
+        # the residual burden's rank, on the probit scale of the cure threshold (infinite: residual
+        # tumour is known to remain, see exclude_cure)
         self.cure_z = (
             NormalDist().inv_cdf(min(max(draws[4], 1e-12), 1.0 - 1e-12))
             if params.growth_probit_per_day or params.kill_probit_per_cycle else 0.0
@@ -199,12 +200,12 @@ class DiseaseClock:
             return self.cured_if_treated
         threshold = (p.cure_probit - p.growth_probit_per_day * (self.untreated_days + extra_untreated_days)
                      + p.kill_probit_per_cycle * adjuvant_cycles)
-        return self.curable and self.cure_z < threshold
+        return self.cure_z < threshold
 
     def exclude_cure(self) -> None:
         """Residual tumour is known to remain (a regrowth): treating the other sites cannot cure."""
         self.cured_if_treated = False
-        self.curable = False
+        self.cure_z = INF
 
     def adjuvant_given(self, now: float, cycles: int, first_cycle: float) -> None:
         """``cycles`` of adjuvant chemotherapy ended at ``now``, the first at ``first_cycle``:
@@ -249,7 +250,6 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
     return DiseaseParams(
         progression_shape=prog.weibull_shape.value,
         progression_scale_days=prog.weibull_scale_months.value * DAYS_PER_MONTH,
-        # the strategy acts where it treats: not in palliative care, not while nothing runs
         state_hazard_ratio=_state_ratios(ratios, strategy_hr),
         untreated_factor=ratios.get("untreated", 1.0),
         cure_probability=prog.cure_probability_all_sites_treated.value,

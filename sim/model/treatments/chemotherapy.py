@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sim.model import events as ev
 from sim.model.events import EventRow
 from sim.model.plans import Plan, PlanRunner, with_plan
+from sim.model.treatments.follow_up import restaging_times
 from sim.scenario.parameters import TOXICITY_TYPES
 from sim.scenario.params import apply_odds_ratio
 
@@ -187,19 +188,6 @@ def course_plan(
             p.update_hazard_state()  # and the alerts with them (no symptoms of a cured disease)
 
     return Plan(rows, end, settle, start)
-
-
-def restaging_times(start: float, end: float, every: float, t_progression: float) -> list[float]:
-    """Scans every ``every`` days after ``start`` while a course runs (until ``end``), up to the
-    first one at or after ``t_progression`` (the one that finds it)."""
-    times = []
-    t = start + every
-    while t < end:
-        times.append(t)
-        if t >= t_progression:
-            break
-        t += every
-    return times
 
 
 def restaged_course(

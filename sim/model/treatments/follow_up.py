@@ -44,6 +44,19 @@ def compile_follow_up(params: Parameters) -> FollowUpParams:
                           None if adjuvant is None else adjuvant * DAYS_PER_MONTH)
 
 
+def restaging_times(start: float, end: float, every: float, t_progression: float) -> list[float]:
+    """Scans every ``every`` days after ``start`` while a course runs (until ``end``), up to the
+    first one at or after ``t_progression`` (the one that finds it)."""
+    times = []
+    t = start + every
+    while t < end:
+        times.append(t)
+        if t >= t_progression:
+            break
+        t += every
+    return times
+
+
 def visits_until_detection(p: Patient, times: list[float], event: str) -> tuple[list[EventRow], float]:
     """Planned imaging rows (``times`` ascending) up to the first one that will find the (latent)
     progression, and its time (infinite: none will)."""

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from sim.model import events as ev
 from sim.model.hazards import DAYS_PER_MONTH
-from sim.model.treatments.chemotherapy import course_plan, restaged_course, restaging_times
-from sim.model.treatments.follow_up import visits_until_detection
+from sim.model.treatments.chemotherapy import course_plan, restaged_course
+from sim.model.treatments.follow_up import restaging_times, visits_until_detection
 from sim.scenario.strategy import ChemotherapyStep
 
 if TYPE_CHECKING:

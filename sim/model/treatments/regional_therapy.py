@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sim.model import events as ev
 from sim.model.events import EventRow
+from sim.model.treatments.follow_up import restaging_times
 
 if TYPE_CHECKING:
     from sim.model.context import Context, Runner, StepProcess
@@ -65,13 +66,7 @@ def _sessions(p: Patient, spec: RegionalTherapyStep, rp: RegionalParams) -> Wait
     d = p.disease
     # the restaging that will find the progression, unless symptoms or death come first
     stop = min(p.t_end, d.t_death, d.t_symptoms)
-    restagings: list[float] = []
-    t = now + rp.restaging_days
-    while t < stop:
-        restagings.append(t)
-        if t >= d.t_progression:
-            break
-        t += rp.restaging_days
+    restagings = restaging_times(now, stop, rp.restaging_days, d.t_progression)
     by_imaging = bool(restagings) and restagings[-1] >= d.t_progression
     # otherwise the step lasts until the alert: symptoms reveal the progression (palliative:
     # the wait goes on past it, so it ends a moment later), or death / end of follow-up
