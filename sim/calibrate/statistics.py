@@ -10,8 +10,9 @@ Partitions of the cohort (one multinomial each, :data:`PARTITIONS`):
 - ``progression_timing``: first progression detected during treatment, after it, or none,
   counted as a cohort with the published follow-up would have seen them (see
   :func:`observed_within`);
-- ``chemotherapy_duration``: months of chemotherapy (cycles x cycle length, all phases) in the
-  published bands <= 3, 3-6 and > 6 months.
+- ``chemotherapy_duration``: months of chemotherapy of the treatment period (cycles x cycle
+  length, before a relapse found in surveillance: ``treatment_chemotherapy_months``, see
+  :mod:`sim.outcomes.patients`) in the published bands <= 3, 3-6 and > 6 months.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def statistics_from_patients(
         shares = {w: float(seen[timing == w].sum()) / n for w in ("during_treatment", "after_treatment")}
         shares["no_progression"] = 1.0 - shares["during_treatment"] - shares["after_treatment"]
         _partition(s, "progression_timing", shares, n)
-    duration = patients.get("chemotherapy_months")
+    duration = patients.get("treatment_chemotherapy_months")
     if duration is not None and n and not duration.isna().any():
         edges = list(CHEMOTHERAPY_DURATION_BANDS.values())[:-1]
         band = np.searchsorted(edges, duration.to_numpy(float), side="left")  # upper bounds inclusive

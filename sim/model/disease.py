@@ -65,6 +65,8 @@ class DiseaseParams:
     """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
     untreated_factor: float = 1.0
     """multiplies the state's hazard while sites are untreated and nothing runs against them"""
+    during_treatment_death_hr: float = 1.0
+    """multiplies the cancer death hazard from a progression found during treatment on"""
 
 
 class DiseaseClock:
@@ -75,6 +77,7 @@ class DiseaseClock:
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
         "cure_z", "untreated_days", "_entered", "all_treated_at", "_growing",
+        "_death_ratio", "_death_used", "_death_since",
     )
 
     def __init__(
@@ -129,6 +132,8 @@ class DiseaseClock:
             self.t_progression = self.arrival + weibull_inverse_cumhaz(
                 target, p.progression_shape, p.progression_scale_days
             )
+        # the death hazard after progression runs at the covariates' ratio until a change
+        self._death_ratio, self._death_used, self._death_since = self.death_covariate_hr, 0.0, 0.0
         if self.t_progression == INF:
             self.t_cancer_death = INF
         else:
@@ -139,16 +144,18 @@ class DiseaseClock:
 
     def change_death_hazard(self, now: float, hazard_ratio: float) -> None:
         """After (true) progression, the cancer death hazard is multiplied by ``hazard_ratio``
-        from ``now`` on (e.g. best supportive care instead of palliative therapy)."""
+        from ``now`` on (e.g. best supportive care instead of palliative therapy); changes
+        compose: the hazard used so far is banked at the ratio that ran."""
         if not (self.t_progression <= now < self.t_cancer_death):
             return
         p = self.p
-        base = self.death_covariate_hr
-        used = base * weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days)
-        remaining = self.death_budget - used
-        target = weibull_cumhaz(now - self.t_progression, p.death_shape, p.death_scale_days) + (
-            remaining / (base * hazard_ratio)
-        )
+        elapsed = now - self.t_progression
+        cumhaz_now = weibull_cumhaz(elapsed, p.death_shape, p.death_scale_days)
+        self._death_used += self._death_ratio * (
+            cumhaz_now - weibull_cumhaz(self._death_since, p.death_shape, p.death_scale_days))
+        self._death_since = elapsed
+        self._death_ratio *= hazard_ratio
+        target = cumhaz_now + (self.death_budget - self._death_used) / self._death_ratio
         self.t_cancer_death = self.t_progression + weibull_inverse_cumhaz(
             target, p.death_shape, p.death_scale_days
         )
@@ -256,6 +263,8 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
         death_shape=death.weibull_shape.value,
         death_scale_days=death.weibull_scale_months.value * DAYS_PER_MONTH,
         supportive_care_hazard_ratio=death.supportive_care_hazard_ratio.value,
+        during_treatment_death_hr=1.0 if death.during_treatment_hazard_ratio is None
+        else death.during_treatment_hazard_ratio.value,
         symptomatic_mean_days=disease.symptomatic_detection_mean_days.value,
         bands_male=tuple((age, male) for age, male, _ in table),
         bands_female=tuple((age, female) for age, _, female in table),

@@ -194,6 +194,10 @@ class Patient(EventLogger):
     def _detect(self, how: str) -> None:
         self.detected = True
         self.log(ev.PROGRESSION_DETECTED, how, self.disease.t_progression)
+        ratio = self.disease.p.during_treatment_death_hr
+        if ratio != 1.0 and self.phase not in ev.SURVEILLANCE_PHASES:
+            # the disease grew through the treatment: it is resistant to it
+            self.disease.change_death_hazard(self.env.now, ratio)
         self._update_alert()
         if not self.palliative:
             self.exit = ProgressionDetected(how)

@@ -30,7 +30,14 @@ Chemotherapy months: what a clinician calls the duration of chemotherapy, the ti
 given, every phase added up: each logged cycle counts its regimen's cycle length (start to the
 next start), so the gap between neoadjuvant and adjuvant chemotherapy (surgery, recovery) and
 toxicity delays are not chemotherapy. Li 2021's schedule of "6 months" of perioperative
-chemotherapy is 8 three-weekly cycles, 168 days or 5.5 months.
+chemotherapy is 8 three-weekly cycles, 168 days or 5.5 months. ``chemotherapy_months`` counts
+every cycle (what a cost analysis needs); ``treatment_chemotherapy_months`` the chemotherapy of
+the treatment period, the cycles before a relapse found in surveillance (a progression
+``after_treatment``): the curative pathway and, for a patient who leaves it, the palliative
+therapy that follows, but not the treatment of a later relapse. That is how Li 2021's Table 2
+must count: 79 patients relapsed after treatment, most of them completers with about 6 months
+of perioperative chemotherapy, so with a palliative line of theirs counted most would exceed 6
+months, against 74 patients over 6 months in all, 50 of whom went to palliative therapy.
 """
 
 from __future__ import annotations
@@ -54,9 +61,7 @@ PATHWAYS = (
     "died_during_treatment", "incomplete_adjuvant", "on_treatment_at_horizon",
 )
 CURATIVE_PHASES = ("neoadjuvant", "local_treatment", "adjuvant", "consolidation", "watch_and_wait")
-#: phases of surveillance without anti-cancer treatment: a progression found in one of them was
-#: found after treatment; in any other phase (every treatment phase) during treatment
-SURVEILLANCE_PHASES = ("follow_up", "watch_and_wait", "supportive_care")
+SURVEILLANCE_PHASES = ev.SURVEILLANCE_PHASES
 PROGRESSION_TIMINGS = ("during_treatment", "after_treatment", "no_progression")
 
 
@@ -126,7 +131,7 @@ class _Log:
 
 def _chemotherapy_days(log: _Log, cycles: np.ndarray,
                        cycle_days: Mapping[str, float] | None) -> np.ndarray:
-    """Per patient, the cycles given times their regimen's cycle length, in days."""
+    """Per patient, the (masked) cycles given times their regimen's cycle length, in days."""
     if cycle_days is None:
         return np.full(log.n, np.nan)
     unknown = cycles & log.match_where("detail", lambda name: name not in cycle_days)
@@ -204,6 +209,10 @@ def patient_table(
         out[f"{ph}_cycles"] = log.count(cycles & log.match("phase", ph))
     cycles_by_phase = {ph: log.count(cycles & log.match("phase", ph)) for ph in completion.min_cycles}
     out["chemotherapy_months"] = _chemotherapy_days(log, cycles, cycle_days) / DAYS_PER_MONTH
+    relapse_day = np.where(timing == "after_treatment", progression, np.inf)
+    before_relapse = cycles & (log.day < relapse_day[log.pos])
+    out["treatment_chemotherapy_months"] = (
+        _chemotherapy_days(log, before_relapse, cycle_days) / DAYS_PER_MONTH)
     out["rt_fractions"] = log.count(event(ev.RT_FRACTION))
     out["rectal_surgery"] = log.any(event(ev.PROCEDURE) & detail("tme"))
     treated = event(ev.SITE_TREATED)

@@ -59,6 +59,9 @@ PATIENT_COLUMNS: dict[str, str] = {
     "chemotherapy_months": "duration of chemotherapy: every cycle received (all phases) times its "
                            "regimen's cycle length, in months; gaps between courses and toxicity "
                            "delays are not counted (NaN when cycle lengths were not given)",
+    "treatment_chemotherapy_months": "chemotherapy_months of the treatment period: the cycles "
+                                     "before a relapse found in surveillance (the curative pathway "
+                                     "and any palliative therapy after leaving it; Li 2021 Table 2)",
     "neoadjuvant_cycles": "chemotherapy cycles in the neoadjuvant phase",
     "consolidation_cycles": "chemotherapy cycles in a consolidation phase (TNT)",
     "adjuvant_cycles": "chemotherapy cycles in the adjuvant phase",

@@ -81,6 +81,10 @@ class DeathAfterProgression(Frozen):
     supportive_care_hazard_ratio: HazardRatio = Field(
         description="death hazard under best supportive care, relative to palliative therapy"
     )
+    during_treatment_hazard_ratio: HazardRatio | None = Field(
+        None, description="death hazard after a progression found during treatment (disease that "
+        "grew through it), relative to one found in surveillance after treatment; absent: 1"
+    )
     covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
 
 

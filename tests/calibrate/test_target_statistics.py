@@ -46,7 +46,7 @@ def _patients() -> pd.DataFrame:
                                "after_treatment", "after_treatment", "no_progression",
                                "no_progression", "no_progression"],
         "progression_detected_months": [6.0, 55.7, 30.0, 100.0, 12.0, np.nan, np.nan, np.nan],
-        "chemotherapy_months": [0.0, 3.0, 3.01, 5.52, 6.0, 6.2, 12.0, 2.0],
+        "treatment_chemotherapy_months": [0.0, 3.0, 3.01, 5.52, 6.0, 6.2, 12.0, 2.0],
     })
     table["pfs_months"], table["pfs_event"] = table["os_months"], table["os_event"]
     for column in ("grade34_toxicity", "rectal_surgery", "surgical_complication",
@@ -92,10 +92,10 @@ def test_chemotherapy_duration_bands_include_their_upper_bound():
 
 
 def test_a_table_without_the_new_columns_leaves_their_statistics_out():
-    old = _patients().drop(columns=["progression_timing", "chemotherapy_months"])
+    old = _patients().drop(columns=["progression_timing", "treatment_chemotherapy_months"])
     s = statistics_from_patients(old)
     assert not any(k.startswith(("progression_timing", "chemotherapy_duration")) for k in s.values)
-    unknown = _patients().assign(chemotherapy_months=np.nan)
+    unknown = _patients().assign(treatment_chemotherapy_months=np.nan)
     assert "chemotherapy_duration.over_6_months" not in statistics_from_patients(unknown).values
 
 

@@ -433,3 +433,17 @@ def test_death_hazard_change_after_progression_constant_hazard():
     before = d.t_cancer_death
     d.change_death_hazard(d.t_progression - 1.0, 3.0)
     assert d.t_cancer_death == before
+
+
+def test_death_hazard_changes_compose():
+    """Shape 1, death scale 60 days: the budget 60 E days is spent at rate 1 for 10 days, at rate
+    1.5 (progression found during treatment) for the next 20, then at 1.5 x 3 (supportive care):
+    death at T + 30 + (60 E - 10 - 30) / 4.5. A second change must not forget the first."""
+    p = make_params(shape=1.0, scale=100.0, death_shape=1.0, death_scale=60.0)
+    c = make_clock(p, arrival=0.0, progression_budget=0.5, cure_draw=0.99)
+    t_prog = c.t_progression
+    budget_days = c.t_cancer_death - t_prog
+    assert budget_days > 40.0
+    c.change_death_hazard(t_prog + 10.0, 1.5)
+    c.change_death_hazard(t_prog + 30.0, 3.0)
+    assert c.t_cancer_death == pytest.approx(t_prog + 30.0 + (budget_days - 40.0) / 4.5)

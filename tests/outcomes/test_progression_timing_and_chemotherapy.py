@@ -109,6 +109,34 @@ def test_chemotherapy_months_is_cycles_times_cycle_length_in_every_phase():
     assert t.loc[0, "chemo_cycles"] == 7
 
 
+def test_treatment_chemotherapy_stops_at_a_relapse_found_in_surveillance():
+    """Li 2021's Table 2 count: the treatment period, not the treatment of a later relapse."""
+    perioperative = [(0.0, "neoadjuvant"), (21.0, "neoadjuvant"), (42.0, "neoadjuvant"),
+                     (63.0, "neoadjuvant"), (200.0, "adjuvant"), (221.0, "adjuvant"),
+                     (242.0, "adjuvant"), (263.0, "adjuvant")]
+    rows = [
+        # 0: a completer (8 CAPOX cycles, 168 days) whose relapse is found in follow-up on day
+        # 500, then 6 palliative cycles (126 days): every cycle 294 days, the treatment period 168
+        _arrival(0),
+        *[(0, d, ev.CHEMO_CYCLE, ph, "CAPOX", k + 1.0) for k, (d, ph) in enumerate(perioperative)],
+        (0, 500.0, ev.PROGRESSION_DETECTED, "follow_up", "imaging", 480.0),
+        *[(0, 510.0 + 21 * k, ev.CHEMO_CYCLE, "palliative", "CAPOX", 9.0 + k) for k in range(6)],
+        (0, 900.0, ev.END_OF_FOLLOW_UP, "palliative", "", 0.0),
+        # 1: progression during neoadjuvant treatment (day 60) after 3 cycles, then 6 palliative
+        # cycles: all 9 (189 days) belong to the treatment period
+        _arrival(1),
+        *[(1, 21.0 * k, ev.CHEMO_CYCLE, "neoadjuvant", "CAPOX", k + 1.0) for k in range(3)],
+        (1, 60.0, ev.PROGRESSION_DETECTED, "neoadjuvant", "imaging", 50.0),
+        *[(1, 70.0 + 21 * k, ev.CHEMO_CYCLE, "palliative", "CAPOX", 4.0 + k) for k in range(6)],
+        (1, 900.0, ev.END_OF_FOLLOW_UP, "palliative", "", 0.0),
+    ]
+    t = _table(rows, 2)
+    assert t.loc[0, "chemotherapy_months"] == pytest.approx(294.0 / M)
+    assert t.loc[0, "treatment_chemotherapy_months"] == pytest.approx(168.0 / M)
+    assert t.loc[1, "chemotherapy_months"] == pytest.approx(189.0 / M)
+    assert t.loc[1, "treatment_chemotherapy_months"] == pytest.approx(189.0 / M)
+
+
 def test_chemotherapy_months_needs_the_cycle_lengths():
     rows = [_arrival(0),
             (0, 0.0, ev.CHEMO_CYCLE, "neoadjuvant", "FOLFIRI", 1.0)]
@@ -135,3 +163,4 @@ def test_every_phase_a_progression_is_found_in_is_classified(path):
     assert months.notna().all()
     assert (months >= cycles * min(lengths) / M - 1e-9).all()
     assert (months <= cycles * max(lengths) / M + 1e-9).all()
+    assert (patients["treatment_chemotherapy_months"] <= months + 1e-9).all()
