@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.execution.engine import Engine
 from sim.execution.executor import Executor
 from sim.execution.gc_pause import gc_paused
 from sim.model.centre import compile_params, simulate_centre
@@ -100,11 +101,12 @@ def _with_centres(pop: pd.DataFrame, ranges: Ranges) -> pd.DataFrame:
 
 def _simulate_centre(scenario: Scenario, compiled: CompiledParams, centre: int,
                      inputs: PatientInputs) -> list:
-    """One centre's flat event log, simulated with the garbage collector paused. Paused per
+    """One centre's flat event log, simulated by the leaner engine (the same events as simpy's
+    environment) with the garbage collector paused. Paused per
     centre, not around a block of centres: a block's log, grown during a pause, would be young
     when the collector comes back, and its next pass would walk through all of it."""
     with gc_paused():
-        return simulate_centre(scenario, compiled, centre, inputs)
+        return simulate_centre(scenario, compiled, centre, inputs, Engine)
 
 
 def run_centre(

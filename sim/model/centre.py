@@ -8,7 +8,7 @@ only validated, compiled inputs: no YAML, no pandas, no files.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,14 +65,15 @@ def arrival_times(scenario: Scenario, centre: int, n: int) -> np.ndarray:
 
 
 def simulate_centre(
-    scenario: Scenario, compiled: CompiledParams, centre: int, patients: PatientInputs
+    scenario: Scenario, compiled: CompiledParams, centre: int, patients: PatientInputs,
+    environment: Callable[[], simpy.Environment] = simpy.Environment,
 ) -> list[Any]:
     """Run one centre to the end; returns its flat event log (see :mod:`sim.model.events`).
 
     The run allocates many short-lived objects and few reference cycles: callers that simulate
     many patients pause the cyclic garbage collector around it (see
     :func:`sim.execution.gc_pause.gc_paused`)."""
-    env = simpy.Environment()
+    env = environment()
     ctx = Context(env, scenario, compiled)
     program = compile_strategy(scenario.strategy, ctx)
     rows: list[Any] = []

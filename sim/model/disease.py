@@ -77,7 +77,7 @@ class DiseaseClock:
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
         "cure_z", "untreated_days", "_entered", "all_treated_at", "_growing",
-        "_death_ratio", "_death_used", "_death_since",
+        "_death_ratio", "_death_used", "_death_since", "t_death", "t_symptoms",
     )
 
     def __init__(
@@ -141,6 +141,7 @@ class DiseaseClock:
                 self.death_budget / self.death_covariate_hr, p.death_shape, p.death_scale_days
             )
             self.t_cancer_death = self.t_progression + after
+        self._derive()
 
     def change_death_hazard(self, now: float, hazard_ratio: float) -> None:
         """After (true) progression, the cancer death hazard is multiplied by ``hazard_ratio``
@@ -159,6 +160,7 @@ class DiseaseClock:
         self.t_cancer_death = self.t_progression + weibull_inverse_cumhaz(
             target, p.death_shape, p.death_scale_days
         )
+        self._derive()
 
     def _advance(self, now: float) -> None:
         """Bank the hazard accumulated up to ``now`` under the current multiplier."""
@@ -227,14 +229,14 @@ class DiseaseClock:
             self._multiplier = 0.0
             self._predict()
 
-    @property
-    def t_death(self) -> float:
-        return min(self.t_cancer_death, self.t_background_death)
-
-    @property
-    def t_symptoms(self) -> float:
-        """When symptoms reveal a progression that imaging has not found yet."""
-        return self.t_progression + self.symptom_delay
+    def _derive(self) -> None:
+        """Bring the derived times up to date after ``t_progression`` or ``t_cancer_death``
+        changed: attributes, not properties, because the patient reads them at every wait (a
+        property is a function call on each read)."""
+        cancer, background = self.t_cancer_death, self.t_background_death
+        self.t_death = background if background < cancer else cancer  # the earlier, as min()
+        # when symptoms reveal a progression that imaging has not found yet
+        self.t_symptoms = self.t_progression + self.symptom_delay
 
     def death_cause(self) -> str:
         return "cancer" if self.t_cancer_death <= self.t_background_death else "other"

@@ -101,10 +101,12 @@ class Patient(EventLogger):
     # ---------------------------------------------------------------- waits
     def _update_alert(self) -> None:
         d = self.disease
-        t = min(d.t_death, self.t_end)
-        if not self.detected:
-            t = min(t, d.t_symptoms)
-        self.t_alert = t
+        t = d.t_death
+        if self.t_end < t:
+            t = self.t_end
+        if not self.detected and d.t_symptoms < t:
+            t = d.t_symptoms
+        self.t_alert = t  # the first of the three, as min() takes it
 
     def hold(self, days: float) -> Wait:
         """Wait ``days``, unless death, end of follow-up or symptoms come first."""
