@@ -115,7 +115,11 @@ class Patient(EventLogger):
         while end >= self.t_alert:
             yield env.timeout(max(0.0, self.t_alert - env.now))
             self._fire()
-        yield env.timeout(end - env.now)
+        if end > env.now or env.peek() <= end:
+            yield env.timeout(end - env.now)
+        # else a wait of no time with no other event due now: the engine would resume this
+        # process next (every event of the model has one waiter), so it goes on at once, in the
+        # same order, without an engine event (about 2 a patient)
 
     def hold_until(self, time: float) -> Wait:
         return self.hold(max(0.0, time - self.env.now))

@@ -183,6 +183,21 @@ class Stream:
         # a float view's tolist() gives floats (typed as ints whatever the view's format)
         return row if isinstance(row, list) else row.tolist()  # type: ignore[return-value]
 
+    def peek(self, n: int) -> list[float]:
+        """The next ``n`` uniforms without consuming them: a series of uses that may stop early
+        (the cycles of a course) reads them in one go, then :meth:`skip` consumes what it used.
+        Drawing beyond the row early changes nothing: its extensions are the same whenever
+        they are made."""
+        pos = self._pos
+        while pos + n > len(self._row):
+            self._extend()
+        row = self._row[pos : pos + n]
+        return row if isinstance(row, list) else row.tolist()  # type: ignore[return-value]
+
+    def skip(self, n: int) -> None:
+        """Consume ``n`` uniforms already seen through :meth:`peek`."""
+        self._pos += n
+
     def uniform(self, low: float, high: float) -> float:
         return low + (high - low) * self.random()
 

@@ -118,8 +118,12 @@ def plan_cycles(
     t = start
     number = p.cycles
     probs = cp.probabilities[(regimen, spec.with_radiotherapy, reduced)]
+    # every cycle's draws at once; only the cycles begun are consumed (as a take a cycle would)
+    draws = p.tox.peek(DRAWS_PER_CYCLE * max(n, 0))
+    used = 0
     for i in range(n):
-        u = p.tox.take(DRAWS_PER_CYCLE)
+        u = draws[used : used + DRAWS_PER_CYCLE]
+        used += DRAWS_PER_CYCLE
         if adjuvant and i > 0 and u[8] < cp.adjuvant_discontinuation:
             rows.append(ev.row(patient_id=pid, day=t, event=ev.CHEMO_STOPPED, phase=phase,
                                detail="adherence", value=float(i)))
@@ -154,6 +158,7 @@ def plan_cycles(
             rows.append(ev.row(patient_id=pid, day=t, event=ev.CYCLE_DELAY, phase=phase,
                                detail="toxicity", value=delay))
             t += delay
+    p.tox.skip(used)
     return rows, t, cycle_ends, reduced_after
 
 
