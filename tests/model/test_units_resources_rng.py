@@ -328,6 +328,22 @@ def test_stream_empty_row_extends():
 
 
 @settings(max_examples=100, deadline=None)
+@given(ahead=st.lists(st.tuples(st.integers(0, 90), st.integers(0, 90)), min_size=1, max_size=12),
+       patient=st.integers(0, 2000))
+def test_stream_peek_far_ahead_then_skip_shifts_nothing(ahead, patient):
+    """peek(n) reads without consuming, even past the row's end; skip(k) then consumes k: the
+    same sequence as k calls of random()."""
+    ref = make_stream(seed=13, purpose="toxicity", patient=patient)
+    s = make_stream(seed=13, purpose="toxicity", patient=patient)
+    for n, k in ahead:
+        k = min(n, k)
+        seen = s.peek(n)
+        assert seen[:k] == [ref.random() for _ in range(k)]
+        s.skip(k)
+    assert s.take(20) == [ref.random() for _ in range(20)]
+
+
+@settings(max_examples=100, deadline=None)
 @given(chunks=st.lists(st.integers(0, 70), min_size=1, max_size=30), patient=st.integers(0, 2000))
 def test_stream_any_consumption_pattern_gives_the_same_sequence(chunks, patient):
     """take(n) is n calls of random(): how the draws are grouped never shifts them."""
