@@ -160,6 +160,8 @@ def events_frame(flat: list[Any]) -> pd.DataFrame:
     patient = np.fromiter(columns["patient_id"], np.int64, len(columns["patient_id"]))
     day = _floats(columns["day"])
     order = _by_patient_then_day(patient, day)
+    # new arrays, so not copied again (pandas copies a dict's arrays by default) nor merged
+    # into one block per dtype
     return pd.DataFrame({
         "patient_id": patient[order],
         "day": day[order],
@@ -167,7 +169,7 @@ def events_frame(flat: list[Any]) -> pd.DataFrame:
         "phase": _categorical(columns["phase"])[order],
         "detail": _categorical(columns["detail"])[order],
         "value": _floats(columns["value"])[order],
-    })
+    }, copy=False)
 
 
 def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
