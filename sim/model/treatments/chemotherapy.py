@@ -133,6 +133,8 @@ def plan_cycles(
                            detail=regimen, value=float(number)))
         t += cycle_days
         cycle_ends.append(t)
+        if u[0] >= probs[0] and u[1] >= probs[1] and u[2] >= probs[2] and u[3] >= probs[3]:
+            continue  # no grade 3-4 toxicity of any type (most cycles): nothing more to plan
         toxic = False
         for k in range(4):
             if u[k] < probs[k]:
