@@ -14,6 +14,10 @@ neighbours. The kinds alternate, run after run, so that slow phases of the machi
 - ``memory``: the library in memory in a fresh interpreter: ``load_scenario``, ``run_scenario``
   and ``analyse`` (no file written).
 
+Bytecode is written by the untimed first run of each kind and read by the timed ones, as an
+installed crcsim reads its own (a ``PYTHONDONTWRITEBYTECODE`` of the calling shell is dropped);
+``--uncached`` compiles every module in every run instead.
+
 With ``--tree NAME=PATH`` (a source tree of another version of crcsim, e.g. from ``git archive``;
 repeatable), each crcsim kind is also timed on that tree, in the same rotation: before and after,
 side by side.
@@ -24,7 +28,7 @@ yardstick's CPU time over crcsim's for the same number of patients; also the med
 and the peak resident memory.
 
     python benchmarks/bench_command.py [--patients 20000] [--runs 5] [--kinds dashboard ...]
-                                       [--tree before=/tmp/crcsim-before ...]
+                                       [--tree before=/tmp/crcsim-before ...] [--uncached]
 """
 
 from __future__ import annotations
@@ -82,12 +86,20 @@ def command(kind: str, args, seed: int, out: Path) -> list[str]:
             *(["--no-dashboard"] if kind == "no-dashboard" else [])]
 
 
-def measure(cmd: list[str], core: int | None, log: Path, tree: Path = ROOT) -> dict:
+#: compile every module in every run (``--uncached``), as in a shell that sets
+#: ``PYTHONDONTWRITEBYTECODE``; by default such a setting is dropped, so the untimed first run
+#: writes the bytecode that an installed crcsim has and later runs read it
+UNCACHED = {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def measure(cmd: list[str], core: int | None, log: Path, tree: Path = ROOT,
+            uncached: bool = False) -> dict:
     """One process, running the crcsim of ``tree``: its CPU seconds (user + system, its own and
     those of the processes it waited for), wall seconds and peak memory."""
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"PYTHONPATH": str(tree), **(UNCACHED if uncached else {})})
     with open(log, "w") as sink:
         start = time.perf_counter()
         # run from the log's folder: ``python -c`` puts its working directory first on sys.path,
@@ -117,6 +129,9 @@ def main() -> None:
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
                         help="also time the crcsim of the source tree PATH, labelled NAME")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--uncached", action="store_true",
+                        help="compile the modules in every run (no bytecode written or read "
+                             "from the trees' __pycache__), as PYTHONDONTWRITEBYTECODE=1 does")
     args = parser.parse_args()
     args.scenario, args.yardstick = args.scenario.resolve(), args.yardstick.resolve()
     if not args.yardstick.is_file():
@@ -148,18 +163,18 @@ def main() -> None:
             tag = tag_of(kind)
             warm = argparse.Namespace(**{**vars(args), "patients": 200})
             measure(command(kind.removeprefix(tag), in_tree(tag, warm), args.seed, Path(tmp) / "run"), core,
-                    Path(tmp) / "log.txt", trees[tag])
+                    Path(tmp) / "log.txt", trees[tag], args.uncached)
         for i in range(args.runs):
             for kind in kinds:
                 tag = tag_of(kind)
                 cmd = command(kind.removeprefix(tag), in_tree(tag, args), args.seed + i, Path(tmp) / "run")
-                r = measure(cmd, core, Path(tmp) / "log.txt", trees[tag])
+                r = measure(cmd, core, Path(tmp) / "log.txt", trees[tag], args.uncached)
                 runs[kind].append(r)
                 print(f"run {i + 1}/{args.runs} {kind:21s} {r['cpu_s']:6.2f} CPU s "
                       f"({r['user_s']:.2f} user, {r['system_s']:.2f} system), {r['wall_s']:6.2f} s wall, "
                       f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
     report: dict = {"patients": args.patients, "runs": args.runs, "scenario": str(args.scenario),
-                    "load_average": os.getloadavg()}
+                    "load_average": os.getloadavg(), "bytecode": "uncached" if args.uncached else "cached"}
     for kind, rs in runs.items():
         cpu = statistics.median(r["cpu_s"] for r in rs)
         report[kind] = {"cpu_s": cpu, "cpu_s_min": min(r["cpu_s"] for r in rs),
@@ -179,7 +194,8 @@ def main() -> None:
               f"{r['ratio']:>8.2f}{f'{min(pairs):.2f}-{max(pairs):.2f}':>16s}{r['wall_s']:>9.2f}"
               f"{r['peak_rss_mb']:>9.0f}")
     print(f"(median of {args.runs} alternating runs, {args.patients:,} patients, whole processes "
-          f"pinned to core {core}; load average at the end {report['load_average'][0]:.2f})")
+          f"pinned to core {core}; bytecode {report['bytecode']}; load average at the end "
+          f"{report['load_average'][0]:.2f})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
