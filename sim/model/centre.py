@@ -70,6 +70,8 @@ def simulate_centre(
 ) -> list[Any]:
     """Run one centre to the end; returns its flat event log (see :mod:`sim.model.events`).
 
+    ``environment`` makes the centre's simpy environment: simpy's own, or any that runs the same
+    events in the same order (the runner gives :class:`sim.execution.engine.Engine`, leaner).
     The run allocates many short-lived objects and few reference cycles: callers that simulate
     many patients pause the cyclic garbage collector around it (see
     :func:`sim.execution.gc_pause.gc_paused`)."""
