@@ -90,11 +90,11 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
 }
 
 
-#: the fields of an event row, in order (the flat log holds them one row after the other)
 #: phases of surveillance without anti-cancer treatment: a progression found in one of them was
 #: found after treatment, in any other phase (every treatment phase) during it (Li 2021 Table 3)
 SURVEILLANCE_PHASES: Final = ("follow_up", "watch_and_wait", "supportive_care")
 
+#: the fields of an event row, in order (the flat log holds them one row after the other)
 FIELDS = ("patient_id", "day", "event", "phase", "detail", "value")
 _DAY: Final = 1  # FIELDS[1], as a literal index, so that the type of a row's day is known
 

@@ -22,8 +22,8 @@ Progression timing (Li 2021 Table 3 counts patients whose progression was found 
 "after" treatment): ``during_treatment`` when the first detected progression falls in a phase of
 anti-cancer treatment, curative or palliative (neoadjuvant incl. second-look chemotherapy,
 consolidation, local treatment, adjuvant, palliative); ``after_treatment`` when it falls in
-surveillance after the patient finished or left treatment (:data:`SURVEILLANCE_PHASES`:
-follow-up, watch-and-wait, best supportive care); ``no_progression`` when none was detected.
+surveillance after the patient finished or left treatment
+(:data:`sim.model.events.SURVEILLANCE_PHASES`: follow-up, watch-and-wait, best supportive care); ``no_progression`` when none was detected.
 Cancer death without a detected progression is not a progression here (Table 3 counts sites).
 
 Chemotherapy months: what a clinician calls the duration of chemotherapy, the time on cycles
@@ -61,7 +61,6 @@ PATHWAYS = (
     "died_during_treatment", "incomplete_adjuvant", "on_treatment_at_horizon",
 )
 CURATIVE_PHASES = ("neoadjuvant", "local_treatment", "adjuvant", "consolidation", "watch_and_wait")
-SURVEILLANCE_PHASES = ev.SURVEILLANCE_PHASES
 PROGRESSION_TIMINGS = ("during_treatment", "after_treatment", "no_progression")
 
 
@@ -190,7 +189,7 @@ def patient_table(
     out["pfs_months"] = (np.where(has_pfs_event, pfs_day, exit_day) - arrival) / DAYS_PER_MONTH
     out["progression_detected_months"] = (progression - arrival) / DAYS_PER_MONTH
     progression_phase = log.first_label(event(ev.PROGRESSION_DETECTED), "phase")
-    timing = np.where(np.isin(progression_phase, SURVEILLANCE_PHASES), "after_treatment",
+    timing = np.where(np.isin(progression_phase, ev.SURVEILLANCE_PHASES), "after_treatment",
                       "during_treatment")
     timing = np.where(np.isnan(progression), "no_progression", timing)
     out["progression_timing"] = pd.Categorical(timing, categories=PROGRESSION_TIMINGS)

@@ -12,7 +12,8 @@ from conftest import ROOT
 
 from sim.execution.runner import run_scenario
 from sim.model import events as ev
-from sim.outcomes.patients import PROGRESSION_TIMINGS, SURVEILLANCE_PHASES, patient_table
+from sim.model.events import SURVEILLANCE_PHASES
+from sim.outcomes.patients import PROGRESSION_TIMINGS, patient_table
 from sim.outcomes.summary import patients_of
 from sim.scenario.loader import load_scenario
 from sim.scenario.strategy import Completion
