@@ -243,9 +243,10 @@ class DiseaseClock:
 
 
 def _state_ratios(ratios: Mapping[str, float], strategy_hr: float) -> dict[str, float]:
-    """The strategy acts where it treats, not in palliative care; ``untreated`` is not a state
-    but a factor on whichever state the patient is in (see ``untreated_factor``)."""
-    return {k: v * (strategy_hr if k != "palliative" else 1.0)
+    """The strategy acts where it treats, not on sites left untreated (palliative, controlled);
+    ``untreated`` is not a state but a factor on whichever state the patient is in (see
+    ``untreated_factor``)."""
+    return {k: v * (strategy_hr if k not in ("palliative", "controlled") else 1.0)
             for k, v in ratios.items() if k != "untreated"}
 
 

@@ -49,8 +49,8 @@ class Patient(EventLogger):
     __slots__ = (
         "attrs", "disease", "t_end", "t_alert", "detected",
         "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
-        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "rt_end",
-        "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
+        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "controlled",
+        "rt_end", "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
         "adjuvant_delay", "adjuvant_prevented_by", "immunotherapy_stopped", "courses",
     )
 
@@ -85,6 +85,7 @@ class Patient(EventLogger):
         self.sites = attrs.sites
         self.untreated: set[str] = set(self.sites)
         self.local_treatment_started = False
+        self.controlled = False
         self.rt_end: float | None = None
         self.curative_chemo_days = 0.0
         self.cycles = 0
@@ -219,7 +220,7 @@ class Patient(EventLogger):
         if not self.untreated:
             state = "all_sites_treated"
         elif self.palliative:  # sites left untreated locally, whatever was treated before
-            state = "palliative"
+            state = "controlled" if self.controlled else "palliative"
         elif self.local_treatment_started:
             state = "partially_treated"  # between staged operations
         else:
@@ -236,5 +237,9 @@ class Patient(EventLogger):
     def enter_palliative(self, reason: str, phase: str = "palliative") -> None:
         self.phase = phase
         self.palliative = True
+        # residual disease that did not progress through neoadjuvant therapy, left untreated by
+        # choice beside sites that were (the scenario's ``controlled`` state, when it has one)
+        self.controlled = (not self.detected and self.decision in ("primary_only", "metastases_only")
+                           and "controlled" in self.disease.p.state_hazard_ratio)
         self.log(ev.PALLIATIVE_START, reason)
         self.update_hazard_state()
