@@ -174,3 +174,37 @@ def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
     clock.set_state(30.0, "palliative", True)
     assert clock.t_progression == pytest.approx(30.0 + (0.9 * 300 - 90) / 6)
 
+
+
+
+def _leavers(controlled: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Whether progression was found after leaving the curative pathway without progression,
+    for patients who left with the primary alone or the metastases alone treated, and for
+    those the MDT judged untreatable."""
+    states = "parameters.disease.progression.hazard_ratio_by_state"
+    overrides: dict = {"run.patients": 3000, "run.seed": 5, f"{states}.palliative": 3.0}
+    if controlled is not None:
+        overrides[f"{states}.controlled"] = {"value": controlled, "source": "test"}
+    s = load_scenario(REFERENCE, overrides)
+    result = run_scenario(s)
+    events = result.events
+    check_invariants(s, events, analyse(result)[0])
+    start = events[events["event"] == ev.PALLIATIVE_START].set_index("patient_id")
+    found = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    after = found.reindex(start.index).to_numpy() >= start["day"].to_numpy()
+    reason = start["detail"].astype(str).to_numpy()
+    left, untreatable = np.isin(reason, ["primary_only", "metastases_only"]), reason == "palliative"
+    assert left.sum() > 200 and untreatable.sum() > 200
+    return after[left], after[untreatable]
+
+
+def test_residual_disease_left_by_choice_runs_at_the_controlled_hazard():
+    # at a controlled ratio of 1/1000 of the on-treatment hazard, a patient who left with the
+    # primary alone or the metastases alone treated (without progressing: a progression found
+    # before takes the palliative route) essentially never progresses afterwards; patients
+    # judged untreatable keep the palliative ratio, and without the state the leavers do too
+    left, untreatable = _leavers(0.001)
+    assert left.mean() < 0.01 and untreatable.mean() > 0.6
+    left_without, untreatable_without = _leavers(None)
+    assert left_without.mean() > 0.6
+    np.testing.assert_array_equal(untreatable, untreatable_without)  # same patients, same luck
