@@ -67,6 +67,8 @@ class DiseaseParams:
     """multiplies the state's hazard while sites are untreated and nothing runs against them"""
     during_treatment_death_hr: float = 1.0
     """multiplies the cancer death hazard from a progression found during treatment on"""
+    left_clear_probability: float = 0.0
+    """P(sites left untreated by an MDT decision after a course they held through are clear)"""
 
 
 class DiseaseClock:
@@ -77,7 +79,7 @@ class DiseaseClock:
         "progression_covariate_hr", "death_covariate_hr", "_hazard_so_far", "_since", "_multiplier",
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
         "cure_z", "untreated_days", "_entered", "all_treated_at", "_growing",
-        "_death_ratio", "_death_used", "_death_since", "t_death", "t_symptoms",
+        "_death_ratio", "_death_used", "_death_since", "t_death", "t_symptoms", "left_clear",
     )
 
     def __init__(
@@ -97,6 +99,8 @@ class DiseaseClock:
         background_budget = -math.log1p(-draws[2])
         self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
         self.cured_if_treated = draws[4] < params.cure_probability
+        # whether sites left untreated by choice hold no viable tumour (see Patient.leave)
+        self.left_clear = draws[5] < params.left_clear_probability
         # the residual burden's rank, on the probit scale of the cure threshold (infinite: residual
         # tumour is known to remain, see exclude_cure)
         self.cure_z = (
@@ -243,10 +247,9 @@ class DiseaseClock:
 
 
 def _state_ratios(ratios: Mapping[str, float], strategy_hr: float) -> dict[str, float]:
-    """The strategy acts where it treats, not on sites left untreated (palliative, controlled);
-    ``untreated`` is not a state but a factor on whichever state the patient is in (see
-    ``untreated_factor``)."""
-    return {k: v * (strategy_hr if k not in ("palliative", "controlled") else 1.0)
+    """The strategy acts where it treats, not in palliative care; ``untreated`` is not a state
+    but a factor on whichever state the patient is in (see ``untreated_factor``)."""
+    return {k: v * (strategy_hr if k != "palliative" else 1.0)
             for k, v in ratios.items() if k != "untreated"}
 
 
@@ -268,6 +271,8 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
         supportive_care_hazard_ratio=death.supportive_care_hazard_ratio.value,
         during_treatment_death_hr=1.0 if death.during_treatment_hazard_ratio is None
         else death.during_treatment_hazard_ratio.value,
+        left_clear_probability=0.0 if prog.left_untreated_clear_probability is None
+        else prog.left_untreated_clear_probability.value,
         symptomatic_mean_days=disease.symptomatic_detection_mean_days.value,
         bands_male=tuple((age, male) for age, male, _ in table),
         bands_female=tuple((age, female) for age, _, female in table),

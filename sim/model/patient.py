@@ -49,7 +49,7 @@ class Patient(EventLogger):
     __slots__ = (
         "attrs", "disease", "t_end", "t_alert", "detected",
         "palliative", "exit", "tox", "immuno", "response_draws", "decisions", "durations", "surgery",
-        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "controlled",
+        "regimen", "rt_course", "sites", "untreated", "local_treatment_started", "left_clear",
         "rt_end", "curative_chemo_days", "cycles", "dose_reduced", "response", "decision", "last_surgery",
         "adjuvant_delay", "adjuvant_prevented_by", "immunotherapy_stopped", "courses",
     )
@@ -85,7 +85,7 @@ class Patient(EventLogger):
         self.sites = attrs.sites
         self.untreated: set[str] = set(self.sites)
         self.local_treatment_started = False
-        self.controlled = False
+        self.left_clear = False
         self.rt_end: float | None = None
         self.curative_chemo_days = 0.0
         self.cycles = 0
@@ -217,16 +217,17 @@ class Patient(EventLogger):
         no course runs against untreated sites (waiting for a slot, a break between courses, a
         pause in palliative therapy, supportive care) its hazard is multiplied by the untreated
         factor."""
-        if not self.untreated:
+        clear = not self.untreated or self.left_clear
+        if clear:
             state = "all_sites_treated"
         elif self.palliative:  # sites left untreated locally, whatever was treated before
-            state = "controlled" if self.controlled else "palliative"
+            state = "palliative"
         elif self.local_treatment_started:
             state = "partially_treated"  # between staged operations
         else:
             state = "on_treatment"
         # nothing running against untreated sites: the untreated factor, and micrometastases grow
-        self.disease.set_state(self.env.now, state, not self.courses and bool(self.untreated))
+        self.disease.set_state(self.env.now, state, not self.courses and not clear)
         self._update_alert()
 
     def treat_site(self, site: str) -> None:
@@ -237,9 +238,10 @@ class Patient(EventLogger):
     def enter_palliative(self, reason: str, phase: str = "palliative") -> None:
         self.phase = phase
         self.palliative = True
-        # residual disease that did not progress through neoadjuvant therapy, left untreated by
-        # choice beside sites that were (the scenario's ``controlled`` state, when it has one)
-        self.controlled = (not self.detected and self.decision in ("primary_only", "metastases_only")
-                           and "controlled" in self.disease.p.state_hazard_ratio)
+        # sites left untreated by choice beside treated ones, after a course they did not
+        # progress through, may hold no viable tumour (a sterilised rectum, lesions that vanished
+        # or were never metastases): the disease then runs as if every site had been treated
+        self.left_clear = (not self.detected and self.decision in ("primary_only", "metastases_only")
+                           and self.disease.left_clear)
         self.log(ev.PALLIATIVE_START, reason)
         self.update_hazard_state()

@@ -17,10 +17,8 @@ from sim.scenario.params import Days, Frozen, HazardRatio, Months, NonNegative, 
 HAZARD_STATES = ("on_treatment", "partially_treated", "all_sites_treated", "palliative")
 #: entries a scenario may leave out: ``untreated`` is not a state but a factor on the state's
 #: hazard while sites are untreated and no course runs (waits, breaks, a pause in palliative
-#: therapy, supportive care); without it the factor is 1. ``controlled``: residual disease left
-#: untreated locally by an MDT decision after neoadjuvant therapy it did not progress through
-#: (the primary alone or the metastases alone treated); without it such patients are palliative
-OPTIONAL_HAZARD_STATES = ("untreated", "controlled")
+#: therapy, supportive care); without it the factor is 1
+OPTIONAL_HAZARD_STATES = ("untreated",)
 Covariate = (
     Literal["liver_metastases_gt5", "two_metastatic_organs", "kps_70_80", "ct4", "age_gt60", "male",
             "cea_gt5"]
@@ -54,17 +52,19 @@ class Progression(Frozen):
     weibull_scale_months: Months
     hazard_ratio_by_state: dict[
         Literal["on_treatment", "untreated", "partially_treated", "all_sites_treated",
-                "palliative", "controlled"],
+                "palliative"],
         HazardRatio,
     ] = Field(description="on_treatment: nothing treated locally yet (the reference state); "
               "partially_treated: between staged operations; palliative: sites left untreated on "
-              "the palliative pathway; controlled: sites left untreated by an MDT decision (primary "
-              "only, metastases only) after therapy they did not progress through (optional, "
-              "else palliative); untreated: a factor on any of these while no course runs")
+              "the palliative pathway; untreated: a factor on any of these while no course runs")
     cure_probability_all_sites_treated: Probability = Field(
         description="P(no residual disease) once every site is treated; cured patients never "
         "progress"
     )
+    left_untreated_clear_probability: Probability | None = Field(
+        None, description="P(the sites an MDT leaves untreated beside treated ones, after a "
+        "neoadjuvant course they did not progress through, hold no viable tumour: the disease then "
+        "runs as if every site had been treated, cure included); none: such sites are palliative")
     covariate_hazard_ratios: dict[Covariate, HazardRatio] = {}
     micrometastases: Micrometastases | None = Field(
         None, description="none: cure is decided by the baseline draw alone, whatever the timing")

@@ -177,14 +177,17 @@ def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
 
 
 
-def _leavers(controlled: float | None) -> tuple[np.ndarray, np.ndarray]:
+
+def _leavers(clear: float | None, cure: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Whether progression was found after leaving the curative pathway without progression,
     for patients who left with the primary alone or the metastases alone treated, and for
     those the MDT judged untreatable."""
-    states = "parameters.disease.progression.hazard_ratio_by_state"
-    overrides: dict = {"run.patients": 3000, "run.seed": 5, f"{states}.palliative": 3.0}
-    if controlled is not None:
-        overrides[f"{states}.controlled"] = {"value": controlled, "source": "test"}
+    progression = "parameters.disease.progression"
+    overrides: dict = {"run.patients": 3000, "run.seed": 5,
+                       f"{progression}.hazard_ratio_by_state.palliative": 3.0,
+                       f"{progression}.cure_probability_all_sites_treated": cure}
+    if clear is not None:
+        overrides[f"{progression}.left_untreated_clear_probability"] = {"value": clear, "source": "test"}
     s = load_scenario(REFERENCE, overrides)
     result = run_scenario(s)
     events = result.events
@@ -198,13 +201,19 @@ def _leavers(controlled: float | None) -> tuple[np.ndarray, np.ndarray]:
     return after[left], after[untreatable]
 
 
-def test_residual_disease_left_by_choice_runs_at_the_controlled_hazard():
-    # at a controlled ratio of 1/1000 of the on-treatment hazard, a patient who left with the
-    # primary alone or the metastases alone treated (without progressing: a progression found
-    # before takes the palliative route) essentially never progresses afterwards; patients
-    # judged untreatable keep the palliative ratio, and without the state the leavers do too
-    left, untreatable = _leavers(0.001)
-    assert left.mean() < 0.01 and untreatable.mean() > 0.6
-    left_without, untreatable_without = _leavers(None)
-    assert left_without.mean() > 0.6
+def test_sites_left_untreated_by_choice_may_hold_no_tumour():
+    # with every patient whose sites are all treated cured, a leaver whose untreated sites are
+    # clear never progresses afterwards; the others progress at the palliative ratio (3 times the
+    # on-treatment hazard: nearly all of them within the horizon), as without the mechanism
+    never, untreatable = _leavers(1.0)
+    assert never.mean() < 0.005 and untreatable.mean() > 0.9
+    without, untreatable_without = _leavers(None)
+    assert without.mean() > 0.9
     np.testing.assert_array_equal(untreatable, untreatable_without)  # same patients, same luck
+    half, _ = _leavers(0.4)
+    # 60% keep their residual disease, and all but a few of those progress
+    expected = 0.6 * without.mean()
+    assert abs(half.mean() - expected) < 3 * math.sqrt(expected * (1 - expected) / len(half))
+    # clear but not cured: the disease runs at the all-sites-treated hazard
+    uncured, _ = _leavers(1.0, cure=0.0)
+    assert uncured.mean() > 0.5
