@@ -100,7 +100,7 @@ class DiseaseClock:
         self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
         self.cured_if_treated = draws[4] < params.cure_probability
         # whether sites left untreated by choice hold no viable tumour (see Patient.leave)
-        self.left_clear = draws[5] < params.left_clear_probability
+        self.left_clear = params.left_clear_probability > 0 and draws[5] < params.left_clear_probability
         # the residual burden's rank, on the probit scale of the cure threshold (infinite: residual
         # tumour is known to remain, see exclude_cure)
         self.cure_z = (
@@ -223,8 +223,10 @@ class DiseaseClock:
     def adjuvant_given(self, now: float, cycles: int, first_cycle: float) -> None:
         """``cycles`` of adjuvant chemotherapy ended at ``now``, the first at ``first_cycle``:
         they clear the residual micrometastases if the burden, grown from the last operation to
-        the first cycle, falls under what they remove."""
-        if self.cured or cycles <= 0 or self.t_progression <= now or not self.p.kill_probit_per_cycle:
+        the first cycle, falls under what they remove. Only once every site is treated: cycles
+        given beside a site left untreated (an R2 resection's residual tumour) cure nothing."""
+        if (self.cured or cycles <= 0 or self.t_progression <= now or not self.p.kill_probit_per_cycle
+                or self.state != "all_sites_treated"):
             return
         gap = max(0.0, first_cycle - self.all_treated_at)
         if self._clears(gap, cycles):

@@ -213,15 +213,16 @@ class Patient(EventLogger):
     def update_hazard_state(self) -> None:
         """Recompute the disease state from what has been treated and what is running, from now
         on. The state is the disease left (nothing treated locally yet, some sites, all sites,
-        or sites left untreated on the palliative pathway, whatever was treated before); while
+        or sites left untreated for good: on the palliative pathway, or in surveillance after an
+        R2 resection, whatever was treated before); while
         no course runs against untreated sites (waiting for a slot, a break between courses, a
         pause in palliative therapy, supportive care) its hazard is multiplied by the untreated
         factor."""
         clear = not self.untreated or self.left_clear
         if clear:
             state = "all_sites_treated"
-        elif self.palliative:  # sites left untreated locally, whatever was treated before
-            state = "palliative"
+        elif self.palliative or self.phase in ev.SURVEILLANCE_PHASES:
+            state = "palliative"  # sites left untreated for good, whatever was treated before
         elif self.local_treatment_started:
             state = "partially_treated"  # between staged operations
         else:

@@ -162,6 +162,12 @@ def test_adjuvant_cycles_clear_what_surgery_left_by_hand():
         clock.adjuvant_given(200.0, cycles, 64.0)
         assert clock.cured is cleared
         assert (clock.t_progression == math.inf) is cleared
+    # the same 3 cycles beside a site left untreated (an R2 resection) clear nothing
+    clock = DiseaseClock(_micro(m.log10(2) / 60, 0.06), 0.0, [0.5, 0.5, 0.5, 0.5, 0.52], 50.0,
+                         True, 1.0, 1.0)
+    clock.set_state(50.0, "partially_treated")
+    clock.adjuvant_given(200.0, 3, 64.0)
+    assert not clock.cured and clock.t_progression < math.inf
 
 
 def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():

@@ -71,6 +71,8 @@ def build_follow_up(spec: FollowUpStep, ctx: Context) -> Runner:
     def run(p: Patient) -> StepProcess:
         p.phase = "follow_up"
         p.log(ev.FOLLOW_UP_START)
+        if p.untreated:  # residual tumour no treatment is planned for (an R2 resection)
+            p.update_hazard_state()
         start = t = p.env.now
         times = []
         for until, every in schedule:
