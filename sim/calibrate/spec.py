@@ -117,18 +117,21 @@ class Calibration:
         self.log = np.array([p.scale == "log" for p in spec.parameters])
 
     # z (unbounded) <-> x (parameter values)
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        """Values on each parameter's own scale (log where ``scale: log``); a linear parameter
+        may have a bound of 0, whose log is never taken."""
+        return np.where(self.log, np.log(np.where(self.log, x, 1.0)), x)
+
     def to_x(self, z: np.ndarray) -> np.ndarray:
         u = 1.0 / (1.0 + np.exp(-np.asarray(z, float)))
-        lo = np.where(self.log, np.log(self.low), self.low)
-        hi = np.where(self.log, np.log(self.high), self.high)
+        lo, hi = self._scaled(self.low), self._scaled(self.high)
         v = lo + u * (hi - lo)
         return np.where(self.log, np.exp(v), v)
 
     def to_z(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
-        lo = np.where(self.log, np.log(self.low), self.low)
-        hi = np.where(self.log, np.log(self.high), self.high)
-        v = np.where(self.log, np.log(x), x)
+        lo, hi = self._scaled(self.low), self._scaled(self.high)
+        v = self._scaled(x)
         u = np.clip((v - lo) / (hi - lo), 1e-9, 1 - 1e-9)
         return np.log(u / (1 - u))
 

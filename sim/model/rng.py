@@ -41,6 +41,11 @@ PURPOSES: dict[str, tuple[int, int]] = {
     # read through Stream.keyed and never shifting the decisions stream
     "resectability": (12, 0),
     "rectum": (13, 0),
+    # after a progression: whether each later palliative line is given and how long it runs, and
+    # the MDT's choice of supportive care; keyed so that a patient's luck after progression is
+    # the same whatever strategy brought the progression (common random numbers)
+    "palliative_lines": (14, 0),
+    "supportive_care": (15, 0),
 }
 #: stable id of the extra population attributes' streams (see :func:`attribute_rows`)
 ATTRIBUTES_ID = 10

@@ -32,15 +32,20 @@ def crcsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def test_common_random_numbers_cut_the_monte_carlo_error_of_a_difference():
-    """The bar: the paired 3-year OS difference has a Monte Carlo SE at least 3x smaller with
-    common random numbers than with independent ones, at the same patient count."""
+    """The paired 3-year OS difference has a Monte Carlo SE at least 2x smaller with common
+    random numbers than with independent ones, at the same patient count (measured 2.8x here).
+    Less than the 4.5x of a model where the timing of treatment changed nothing after
+    progression: survival after a progression now depends on whether it was found during
+    treatment, which the strategy itself moves, so the same patient's death time differs
+    between the arms for a reason, not by luck; the luck after progression (later lines,
+    supportive care) is keyed per patient."""
     arms = [load_scenario(p, {"run.patients": 500}) for p in (REFERENCE, TNT)]
     se = {}
     for independent in (False, True):
-        out = run_comparison(arms, 6, 17, independent=independent)
+        out = run_comparison(arms, 12, 17, independent=independent)
         d = out["pairs"]["tnt_scrt_consolidation vs li2021_reference"]["differences"]["os_36"]
         se[independent] = d["se"]
-    assert se[True] / se[False] >= 3.0, se
+    assert se[True] / se[False] >= 2.0, se
 
 
 def test_an_arm_against_itself_differs_by_nothing(write_scenario):

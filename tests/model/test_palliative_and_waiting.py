@@ -184,7 +184,7 @@ def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
 
 
 
-def _leavers(clear: float | None, cure: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def _leavers(clear: float, cure: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Whether progression was found after leaving the curative pathway without progression,
     for patients who left with the primary alone or the metastases alone treated, and for
     those the MDT judged untreatable."""
@@ -192,8 +192,7 @@ def _leavers(clear: float | None, cure: float = 1.0) -> tuple[np.ndarray, np.nda
     overrides: dict = {"run.patients": 3000, "run.seed": 5,
                        f"{progression}.hazard_ratio_by_state.palliative": 3.0,
                        f"{progression}.cure_probability_all_sites_treated": cure}
-    if clear is not None:
-        overrides[f"{progression}.left_untreated_clear_probability"] = {"value": clear, "source": "test"}
+    overrides[f"{progression}.left_untreated_clear_probability"] = {"value": clear, "source": "test"}
     s = load_scenario(REFERENCE, overrides)
     result = run_scenario(s)
     events = result.events
@@ -213,7 +212,7 @@ def test_sites_left_untreated_by_choice_may_hold_no_tumour():
     # on-treatment hazard: nearly all of them within the horizon), as without the mechanism
     never, untreatable = _leavers(1.0)
     assert never.mean() < 0.005 and untreatable.mean() > 0.9
-    without, untreatable_without = _leavers(None)
+    without, untreatable_without = _leavers(0.0)
     assert without.mean() > 0.9
     np.testing.assert_array_equal(untreatable, untreatable_without)  # same patients, same luck
     half, _ = _leavers(0.4)

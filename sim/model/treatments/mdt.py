@@ -144,7 +144,8 @@ def _with_metastases(mp: MdtParams, p: Patient, u_declined: float) -> str:
 
 def decide(mp: MdtParams, p: Patient, u: list[float], allow_more: bool) -> str:
     if p.detected:
-        return "best_supportive_care" if u[0] < mp.supportive_care else "palliative"
+        u_bsc = p.decisions.keyed("supportive_care").random()
+        return "best_supportive_care" if u_bsc < mp.supportive_care else "palliative"
     if u[0] < mp.refusal:
         return "refused"
     if p.response == "CR":

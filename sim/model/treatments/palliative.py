@@ -128,7 +128,7 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
         if relapse and pp.relapse_line is not None:
             lines = (pp.relapse_line, *lines)
         for probability, mean_days in lines:
-            u = p.durations.take(2)
+            u = p.durations.keyed("palliative_lines").take(2)
             if u[0] >= probability:
                 break
             n = max(1, round(-math.log1p(-u[1]) * mean_days / cycle_days))
