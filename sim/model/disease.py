@@ -99,7 +99,7 @@ class DiseaseClock:
         background_budget = -math.log1p(-draws[2])
         self.symptom_delay = -math.log1p(-draws[3]) * params.symptomatic_mean_days
         self.cured_if_treated = draws[4] < params.cure_probability
-        # whether sites left untreated by choice hold no viable tumour (see Patient.leave)
+        # whether sites left untreated by choice hold no viable tumour (see Patient.enter_palliative)
         self.left_clear = params.left_clear_probability > 0 and draws[5] < params.left_clear_probability
         # the residual burden's rank, on the probit scale of the cure threshold (infinite: residual
         # tumour is known to remain, see exclude_cure)
