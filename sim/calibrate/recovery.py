@@ -26,6 +26,7 @@ from sim.calibrate.targets import (
     load_targets,
     statistics_for,
 )
+from sim.errors import InputError
 from sim.execution.runner import run_scenario
 from sim.io.atomic import atomic_write
 from sim.outcomes.summary import patients_of
@@ -97,6 +98,12 @@ def run_recovery(spec_path: str | Path, out_dir: Path, truth: dict[str, float] |
     spec_path = Path(spec_path).resolve()
     cal = load_calibration(spec_path)
     if truth is not None:
+        missing = [name for name in cal.names if name not in truth]
+        unknown = [name for name in truth if name not in cal.names]
+        if missing or unknown:
+            raise InputError("--truth", missing[0] if missing else unknown[0],
+                             "a true value for every free parameter of the spec and no other, got "
+                             + ("none" if missing else "a parameter the spec does not free"))
         truth_x = np.array([float(truth[name]) for name in cal.names])
     else:
         fitted = _fitted_values(cal.fitted_path, cal.names)
