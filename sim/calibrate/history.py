@@ -92,7 +92,10 @@ def refill(survivors: np.ndarray, inside, size: int, rng: np.random.Generator) -
     if len(survivors) >= size:
         return survivors[rng.choice(len(survivors), size, replace=False)]
     dim = survivors.shape[1]
-    chains = survivors[rng.choice(len(survivors), min(len(survivors), 1000), replace=False)].copy()
+    # 500 chains or more, from the survivors (several from one survivor where they are few: each
+    # survivor is already a draw from the target, so the copies need no burn-in, they diverge)
+    n_chains = max(500, min(len(survivors), 1000))
+    chains = survivors[rng.choice(len(survivors), n_chains, replace=len(survivors) < n_chains)].copy()
     spread = np.cov(survivors.T) if len(survivors) > dim + 1 else np.diag(np.full(dim, 0.01))
     vals, vecs = np.linalg.eigh(np.atleast_2d(spread))
     cov = (2.38**2 / dim) * (vecs @ np.diag(np.clip(vals, 1e-6, None)) @ vecs.T)

@@ -93,7 +93,7 @@ class HistoryMatching(_Frozen):
                       "out: designs and the volume estimate are drawn from them")
     min_shrink: float = Field(0.2, ge=0, lt=1, description="stop once a wave rules out less than "
                               "this share of the space that was left")
-    max_training: int = Field(600, ge=20, description="at most this many runs train an emulator "
+    max_training: int = Field(400, ge=20, description="at most this many runs train an emulator "
                               "(the most recent, within the space not ruled out)")
     walkers: int = Field(100, ge=4, description="posterior: emcee walkers (at least twice the "
                          "number of free parameters; many walkers amortise each emulator call)")
