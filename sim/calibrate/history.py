@@ -134,6 +134,14 @@ def history_match(cal, runner, outputs: list[Output], settings, seed: int, direc
             design = _design(directory, k, lambda: _spread(result.pool, settings.design_points, rng))  # noqa: B023
         records = runner.batch(cal.u_to_x(design), f"history matching: wave {k} runs", progress,
                                require="km")
+        if result.waves:
+            # the previous wave's emulators against runs they were not fitted to
+            new_y, _ = simulated_matrix(outputs, [statistics_of_record(r) for r in records])
+            errors = np.abs(result.waves[-1].held_out_errors(design, new_y))
+            result.log[-1]["held_out"] = {
+                "runs": len(design), "beyond_3": float(np.nanmean(errors > 3)),
+                "within_2": float(np.nanmean(errors <= 2)),
+                "worst_output": outputs[int(np.nanargmax(np.nanmean(errors > 3, axis=0)))].name}
         result.u = np.vstack([result.u, design])
         result.records += records
         # train on the runs inside the space the earlier waves left, the most recent first
@@ -142,7 +150,7 @@ def history_match(cal, runner, outputs: list[Output], settings, seed: int, direc
         if progress:
             progress(f"history matching: wave {k} emulators", 0, 1)
         wave, diagnostics = fit_wave(result.u[inside], y, var_mc, observed, var_obs,
-                                     settings.discrepancy, seed + 1000 * k)
+                                     settings.discrepancy, seed + 1000 * k, runner.executor.map_unordered)
         result.waves.append(wave)
         keep = wave.plausible(result.pool, cutoff, rule)
         share = float(keep.mean())

@@ -77,10 +77,14 @@ def _history_html(history: dict) -> str:
              f"{history['implausibility']} implausibility; discrepancy variance "
              f"{history['discrepancy_fraction']:g} x the observation's. Stopped {history['stopped']}.</p>",
              "<table><tr><th>wave</th><th>runs</th><th>training runs</th><th>share kept</th>"
-             "<th>volume left</th><th>seconds</th></tr>"]
+             "<th>volume left</th><th>next wave's runs within 2 sd / beyond 3 sd of its emulators"
+             "</th><th>seconds</th></tr>"]
     for w in history["waves"]:
+        held = w.get("held_out")
+        check = f"{held['within_2']:.2f} / {held['beyond_3']:.2f}" if held else "-"
         lines.append(f"<tr><td>{w['wave']}</td><td>{w['runs']}</td><td>{w['training_runs']}</td>"
-                     f"<td>{w['kept_share']:.3f}</td><td>{w['volume']:.2e}</td><td>{w['seconds']:.0f}</td></tr>")
+                     f"<td>{w['kept_share']:.3f}</td><td>{w['volume']:.2e}</td><td>{check}</td>"
+                     f"<td>{w['seconds']:.0f}</td></tr>")
     d = history["posterior"]
     lines.append(f"</table><p>Posterior: {d['sampler']}, {d['walkers']} walkers x {d['steps']} steps, "
                  f"acceptance {d['acceptance']:.2f}; {d['draws']} draws, {d['distinct']} distinct; "
