@@ -14,7 +14,7 @@ from conftest import ROOT
 from scipy.stats import binom
 
 from sim.calibrate import evaluate as evaluate_module
-from sim.calibrate.emulate import Emulator, implausibility, ruled_out
+from sim.calibrate.emulate import Emulator, fit_wave, implausibility, ruled_out
 from sim.calibrate.history import refill
 from sim.calibrate.outputs import empirical_logit, outputs_of, statistics_of_record
 from sim.calibrate.predictive import predictive_samples
@@ -94,6 +94,23 @@ def test_emulator_matches_scikit_learn_and_learns_a_smooth_function():
     z = (mean - truth) / np.sqrt(var)
     assert np.mean(np.abs(z) < 3) > 0.9
     assert np.mean(np.abs(em.loo_errors()) > 3) < 0.05
+
+
+def test_a_wave_rules_out_what_its_implausibility_says():
+    rng = np.random.default_rng(6)
+    u = rng.random((40, 2))
+    y = np.column_stack([u[:, 0] * 2, u[:, 1] - u[:, 0]]) + rng.normal(0, 0.01, (40, 2))
+    wave, diagnostics = fit_wave(u, y, np.full((40, 2), 1e-4), np.array([1.0, 0.0]),
+                                 np.array([0.01, 0.02]), 0.1, seed=3)
+    assert wave.var_disc.tolist() == pytest.approx([0.001, 0.002]) and len(diagnostics) == 2
+    test = rng.random((500, 2))
+    imp = wave.implausibilities(*wave.predict(test))
+    for rule in ("max", "second-max"):
+        assert (wave.plausible(test, 3.0, rule) == ~ruled_out(imp, 3.0, rule)).all()
+    # the first output (2 u0 = 1) holds u0 near 0.5: sd of the output 0.11, so |u0 - 0.5| < 0.17
+    kept = test[wave.plausible(test, 3.0, "max")]
+    assert 0.3 < kept[:, 0].min() < 0.4 and 0.6 < kept[:, 0].max() < 0.7
+    assert wave.held_out_errors(test[:5], np.full((5, 2), np.nan)).shape == (5, 2)
 
 
 def test_refill_stays_inside_and_is_uniform():
