@@ -145,7 +145,8 @@ def run_calibration(
     km = [t for t in targets.targets if isinstance(t, KmTarget)]
     write_html(out_dir / "report.html", report, [
         targets_figure(rows), survival_figure(verified, km),
-        convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method),
+        *([convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method)]
+          if result.optimizer_traces else []),
         identifiability_figure(params),
         *([predictive_figure(predictive)] if predictive is not None else []),
     ])
