@@ -14,8 +14,9 @@ ABC-MCMC this replaces measured exactly that); an ensemble sampler adapts to the
 scales and correlations by construction (affine invariance) and needs no proposal tuning.
 Walkers start from distinct pool points. The emulator costs milliseconds per batch, so the
 chain can be long. Diagnostics: integrated autocorrelation time per parameter (Sokal's
-windowed estimate, emcee.autocorr), effective sample size = kept samples / tau, its minimum over
-the parameters, whether the chain is longer than 50 tau, acceptance, split R-hat across walkers.
+windowed estimate, emcee.autocorr), effective sample size = samples after burn-in / tau, its
+minimum over the parameters (at most the draws kept), whether the chain is longer than 50 tau
+(emcee's advice for trusting tau), acceptance, split R-hat across walkers.
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ def sample_posterior(history, settings, seed: int) -> Posterior:
     tau, ess = _ess(chain)
     thin = max(1, (chain.shape[0] * walkers) // settings.draws)
     thinned, thinned_lp = chain[::thin], lp[::thin]
-    tau_draws, ess_draws = _ess(thinned)
     flat, flat_lp = thinned.reshape(-1, dim), thinned_lp.reshape(-1)
     best = np.unravel_index(int(np.argmax(lp)), lp.shape)
     diagnostics = {
@@ -91,12 +91,12 @@ def sample_posterior(history, settings, seed: int) -> Posterior:
         "steps": settings.steps, "burn_in": burn, "thin": thin,
         "acceptance": float(np.mean(sampler.acceptance_fraction)),
         "tau_max": float(tau.max()), "chain_over_50_tau": bool(chain.shape[0] > 50 * tau.max()),
-        "ess_chain_min": float(ess.min()),
-        "ess": float(min(ess_draws.min(), len(flat))), "ess_per_parameter": ess_draws.tolist(),
-        "tau_draws_max": float(tau_draws.max()),
+        "ess_chain_min": float(ess.min()), "ess_per_parameter": ess.tolist(),
+        "ess": float(min(ess.min(), len(flat))),
         "draws": int(len(flat)), "distinct": int(len(np.unique(flat, axis=0))),
-        "ess_method": "draws / integrated autocorrelation time (emcee.autocorr, Sokal window c=5), "
-                      "smallest over parameters, on the thinned chain kept as the posterior",
+        "ess_method": "samples after burn-in / integrated autocorrelation time (emcee.autocorr, "
+                      "Sokal's window c=5), smallest over the parameters, at most the draws kept "
+                      "(thinning to them adds no information)",
         **{f"walkers_{k}": v for k, v in _chain_diagnostics(chain).items()},
     }
     return Posterior(u=flat, log_prob=flat_lp, best_u=chain[best], diagnostics=diagnostics)
