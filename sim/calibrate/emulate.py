@@ -114,6 +114,7 @@ class Wave:
     var_obs: np.ndarray
     var_disc: np.ndarray
     var_mc: np.ndarray
+    published_n: np.ndarray | None = None  # per output, a logit's published denominator, else NaN
 
     def predict(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and variances (m x outputs)."""
@@ -154,8 +155,17 @@ class Wave:
     def log_likelihood(self, mean: np.ndarray, var_em: np.ndarray) -> np.ndarray:
         """Gaussian log-likelihood of the observed outputs given this wave's predictions, the
         emulator's variance (and the discrepancy's and Monte Carlo error's) added to the
-        observation's."""
-        var = self.var_obs + self.var_disc + self.var_mc + var_em
+        observation's. A count's sampling variance is the binomial one at the model's
+        proportion (the empirical logit's, 1/(np + 1/2) + 1/(n(1-p) + 1/2), p the emulated
+        proportion), as the binomial likelihood has it: the variance at the observed count
+        would make a study that happened to see a high count surer of it than of a low one."""
+        var_obs = self.var_obs
+        if self.published_n is not None and np.isfinite(self.published_n).any():
+            n = self.published_n
+            p = 1.0 / (1.0 + np.exp(-mean))
+            at_model = 1.0 / (n * p + 0.5) + 1.0 / (n * (1 - p) + 0.5)
+            var_obs = np.where(np.isfinite(n), at_model, self.var_obs)
+        var = var_obs + self.var_disc + self.var_mc + var_em
         return -0.5 * np.sum((self.observed - mean) ** 2 / var + np.log(2 * np.pi * var), axis=1)
 
 
@@ -165,7 +175,8 @@ def _fit_one(task: tuple[np.ndarray, np.ndarray, int, int]) -> Emulator:
 
 def fit_wave(u: np.ndarray, y: np.ndarray, var_mc: np.ndarray, observed: np.ndarray,
              var_obs: np.ndarray, discrepancy: float, seed: int,
-             mapper: Callable[..., Iterator[Any]] | None = None) -> tuple[Wave, list[dict]]:
+             mapper: Callable[..., Iterator[Any]] | None = None,
+             published_n: np.ndarray | None = None) -> tuple[Wave, list[dict]]:
     """Emulators for every output from runs at ``u`` (n x d) with outputs ``y`` (n x outputs;
     NaN where a run has no value, left out of that output's fit) and their Monte Carlo
     variances. ``mapper``: an executor's ``map_unordered``, to fit the outputs' emulators in
@@ -200,5 +211,6 @@ def fit_wave(u: np.ndarray, y: np.ndarray, var_mc: np.ndarray, observed: np.ndar
             "shortest_length_scale": float(emulator.length_scales.min()),
         })
     wave = Wave(emulators, np.asarray(observed, float), np.asarray(var_obs, float),
-                discrepancy * np.asarray(var_obs, float), np.asarray(mc, float))
+                discrepancy * np.asarray(var_obs, float), np.asarray(mc, float),
+                None if published_n is None else np.asarray(published_n, float))
     return wave, diagnostics

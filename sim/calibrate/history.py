@@ -150,7 +150,8 @@ def history_match(cal, runner, outputs: list[Output], settings, seed: int, direc
         if progress:
             progress(f"history matching: wave {k} emulators", 0, 1)
         wave, diagnostics = fit_wave(result.u[inside], y, var_mc, observed, var_obs,
-                                     settings.discrepancy, seed + 1000 * k, runner.executor.map_unordered)
+                                     settings.discrepancy, seed + 1000 * k, runner.executor.map_unordered,
+                                     np.array([o.published_n for o in outputs]))
         result.waves.append(wave)
         keep = wave.plausible(result.pool, cutoff, rule)
         share = float(keep.mean())

@@ -51,6 +51,7 @@ class Output:
     observed: float
     var_obs: float
     statistic: str = ""
+    published_n: float = math.nan  # a logit's published denominator (NaN for a curve)
     before: tuple[str, ...] = ()
     curve: str = ""
     month: float = 0.0
@@ -86,7 +87,7 @@ def outputs_of(targets: TargetsFile, fitted_only: bool = True) -> list[Output]:
     for t in chosen:
         if isinstance(t, BinomialTarget):
             z, v = empirical_logit(t.count, t.of)
-            out.append(Output(t.name, t.name, "logit", z, v, statistic=t.statistic))
+            out.append(Output(t.name, t.name, "logit", z, v, statistic=t.statistic, published_n=t.of))
         elif isinstance(t, MultinomialTarget):
             out += _sticks(t)
     km = [t for t in chosen if isinstance(t, KmTarget)]
@@ -111,7 +112,7 @@ def _sticks(t: MultinomialTarget) -> list[Output]:
         k = t.counts[categories[j]]
         z, v = empirical_logit(k, left)
         out.append(Output(f"{t.name}.{categories[j]}", t.name, "logit", z, v,
-                          statistic=f"{t.statistic}.{categories[j]}",
+                          statistic=f"{t.statistic}.{categories[j]}", published_n=left,
                           before=tuple(f"{t.statistic}.{c}" for c in categories[:j])))
         left -= k
     return out

@@ -14,7 +14,7 @@ from conftest import ROOT
 from scipy.stats import binom
 
 from sim.calibrate import evaluate as evaluate_module
-from sim.calibrate.emulate import Emulator, fit_wave, implausibility, ruled_out
+from sim.calibrate.emulate import Emulator, Wave, fit_wave, implausibility, ruled_out
 from sim.calibrate.history import refill
 from sim.calibrate.outputs import empirical_logit, outputs_of, statistics_of_record
 from sim.calibrate.predictive import predictive_samples
@@ -111,6 +111,19 @@ def test_a_wave_rules_out_what_its_implausibility_says():
     kept = test[wave.plausible(test, 3.0, "max")]
     assert 0.3 < kept[:, 0].min() < 0.4 and 0.6 < kept[:, 0].max() < 0.7
     assert wave.held_out_errors(test[:5], np.full((5, 2), np.nan)).shape == (5, 2)
+
+
+def test_likelihood_by_hand_with_a_count_at_the_model_proportion():
+    # output 0: a count of 228 (its sampling variance at the model's proportion), 1: a curve
+    wave = Wave([], observed=np.array([-2.0, -0.1]), var_obs=np.array([0.05, 0.001]),
+                var_disc=np.array([0.005, 0.0001]), var_mc=np.array([0.004, 0.0002]),
+                published_n=np.array([228.0, np.nan]))
+    mean, var_em = np.array([[-2.5, -0.12]]), np.array([[0.01, 0.0003]])
+    p = 1 / (1 + math.exp(2.5))
+    v0 = 1 / (228 * p + 0.5) + 1 / (228 * (1 - p) + 0.5) + 0.005 + 0.004 + 0.01
+    v1 = 0.001 + 0.0001 + 0.0002 + 0.0003
+    hand = -0.5 * (0.5**2 / v0 + math.log(2 * math.pi * v0) + 0.02**2 / v1 + math.log(2 * math.pi * v1))
+    assert wave.log_likelihood(mean, var_em)[0] == pytest.approx(hand)
 
 
 def test_refill_stays_inside_and_is_uniform():
