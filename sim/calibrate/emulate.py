@@ -189,15 +189,15 @@ def fit_wave(u: np.ndarray, y: np.ndarray, var_mc: np.ndarray, observed: np.ndar
             raise ValueError(f"output {j} has a value in only {int(ok.sum())} runs")
         # a random restart of the hyperparameter search where it is cheap (measured in 18
         # dimensions: 0.8 s at 150 runs, 27 s at 600, where it changed no prediction)
-        tasks.append((str(j), (u[ok], y[ok, j], seed + j, 1 if ok.sum() <= 150 else 0)))
+        tasks.append((f"emulator{seed}.{j}", (u[ok], y[ok, j], seed + j, 1 if ok.sum() <= 150 else 0)))
     fitted: dict[int, Emulator] = {}
     if mapper is None:
-        fitted = {int(k): _fit_one(task) for k, task in tasks}
+        fitted = {j: _fit_one(task) for j, (_, task) in enumerate(tasks)}
     else:
         for outcome in mapper(_fit_one, tasks):
             if outcome.error is not None:
                 raise RuntimeError(f"an emulator fit failed: {outcome.error}")
-            fitted[int(outcome.key)] = outcome.value
+            fitted[int(outcome.key.rsplit(".", 1)[1])] = outcome.value
     emulators, diagnostics, mc = [fitted[j] for j in range(y.shape[1])], [], []
     for j, emulator in enumerate(emulators):
         ok = np.isfinite(y[:, j])

@@ -92,6 +92,7 @@ class Runner:
                  backend: str = "processes", scheduler: str | None = None) -> None:
         self.patients, self.seed, self.workers, self.cache = patients, seed, workers, cache
         self.spec = (cal_path, patients, seed)
+        self.batches = 0
         self.local = Evaluator(cal_path, patients, seed)
         self.executor = Executor(backend, workers, scheduler).__enter__()
 
@@ -115,11 +116,16 @@ class Runner:
         if progress:
             progress(stage, done, len(xs))
         spec = (self.spec[0], size, self.seed)
-        tasks = [(str(i), (*spec, xs[i]) if seeds is None else (*spec, xs[i], own[i])) for i in todo]
+        # keys unique to this batch: a Dask scheduler still releasing the futures of the last
+        # job under the same keys cancels the new ones (measured: a wave's runs, then its
+        # emulator fits)
+        self.batches += 1
+        tasks = [(f"batch{self.batches}.{i}", (*spec, xs[i]) if seeds is None else (*spec, xs[i], own[i]))
+                 for i in todo]
         for outcome in self.executor.map_unordered(_evaluate, tasks):
             if outcome.error is not None:
                 raise RuntimeError(f"a calibration candidate failed: {outcome.error}")
-            i = int(outcome.key)
+            i = int(outcome.key.rsplit(".", 1)[1])
             out[i] = outcome.value
             self.cache.add(outcome.value)
             done += 1
