@@ -16,7 +16,6 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
-    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -26,7 +25,7 @@ from rich.text import Text
 import sim
 from sim.errors import InputError
 from sim.execution.executor import usable_cores
-from sim.report.console import pct, print_comparison, print_summary, print_targets
+from sim.report.console import pct, print_comparison, print_summary, print_targets, stage_bars
 
 out = Console()
 err = Console(stderr=True)
@@ -302,17 +301,7 @@ def calibrate(spec: Path, patients: int | None, seed: int | None, workers: int |
     _non_negative("--seed", seed)
     _positive("--workers", workers)
     workers = workers or usable_cores()
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=err, disable=quiet, transient=False,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars(err, quiet) as progress:
         try:
             report = run_calibration(spec, out_dir, patients, seed, workers, progress, backend, scheduler)
         except KeyboardInterrupt:
@@ -340,6 +329,8 @@ def validate_targets_command(result_dir: Path, targets: Path) -> None:
     rows = validate_targets(result_dir, targets)
     print_targets(out, rows, f"{result_dir} against {targets}")
 
+
+from sim import cli_calibration  # noqa: E402,F401  (registers `crcsim recover` on the app above)
 
 #: commands after which the process ends at once (see :func:`_end_process`)
 QUICK_EXIT = frozenset({"run", "compare", "dashboard"})

@@ -185,3 +185,23 @@ def test_bad_calibration_spec_one_line(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert "parameters[0].path" in r.stderr and "unknown parameter path" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_recover_refuses_a_bad_spec_or_truth_in_one_line(tmp_path):
+    spec = yaml.safe_load((ROOT / "calibration" / "li2021.yaml").read_text())
+    spec["scenario"] = str(REFERENCE)
+    spec["targets"] = str(ROOT / "calibration" / "li2021_targets.yaml")
+    spec["fitted"] = str(tmp_path / "fit.yaml")
+    good = tmp_path / "spec.yaml"
+    good.write_text(yaml.safe_dump(spec))
+    truth = tmp_path / "truth.yaml"
+    truth.write_text(yaml.safe_dump({"parameters.mdt.nowhere": 0.5}))
+    r = crcsim("recover", str(good), "--truth", str(truth), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "--truth" in r.stderr and "every free parameter" in r.stderr
+    spec["parameters"][0]["path"] = "parameters.disease.nowhere"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    r = crcsim("recover", str(bad), "--out", str(tmp_path / "out2"))
+    assert r.returncode == 2 and "unknown parameter path" in r.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()

@@ -59,20 +59,26 @@ class Evaluator:
                      "run.seed": self.seed if seed is None else seed, **self.cal.overrides(x)}
         return build_scenario(self.raw, self.origins, self.cal.scenario_path, overrides)
 
-    def __call__(self, x) -> dict:
+    def __call__(self, x, seed: int | None = None) -> dict:
+        """Score ``x`` on the evaluator's seed, or on ``seed`` (a draw of its own, for checks
+        that want independent Monte Carlo error rather than common random numbers)."""
         x = [float(v) for v in x]
-        record = {"key": key(x, self.patients, self.seed, self.fingerprint), "x": x,
-                  "patients": self.patients, "seed": self.seed}
+        seed = self.seed if seed is None else seed
+        record = {"key": key(x, self.patients, seed, self.fingerprint), "x": x,
+                  "patients": self.patients, "seed": seed}
         try:
-            scenario = self.scenario(x)
+            scenario = self.scenario(x, seed=seed)
         except InputError as exc:  # a combination the schema refuses (e.g. CR + PR > 1)
             return {**record, "deviance": math.inf, "error": exc.one_line(), "deviances": {}}
         stats = statistics_for(self.targets, patients_of(run_scenario(scenario)))
         dev = deviances(self.targets, stats)
         total = float(sum(dev[n] for n in self.fit_names))
+        # the statistics in full (denominators, Kaplan-Meier landmarks with their variance): what
+        # emulators and predictive checks read
+        full = stats.to_json()
         return {**record, "deviance": total if math.isfinite(total) else math.inf,
                 "deviances": {k: (v if math.isfinite(v) else None) for k, v in dev.items()},
-                "values": stats.values}
+                "values": stats.values, "denominators": full["denominators"], "km": full["km"]}
 
 
 class Cache:

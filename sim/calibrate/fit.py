@@ -35,8 +35,8 @@ def _evaluator(path: str, patients: int, seed: int) -> Evaluator:
 
 
 def _evaluate(task: tuple) -> dict:
-    path, patients, seed, x = task
-    return _evaluator(path, patients, seed)(x)
+    path, patients, seed, x, *own_seed = task
+    return _evaluator(path, patients, seed)(x, *own_seed)
 
 
 def _optimize(method: str, z0, max_evaluations: int, cached: dict, log_name: str,
@@ -81,6 +81,7 @@ class FitResult:
     posterior_method: str = "IMIS"
     local: list[dict] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)  # history matching: waves, posterior diagnostics
 
 
 class Runner:
@@ -91,24 +92,40 @@ class Runner:
                  backend: str = "processes", scheduler: str | None = None) -> None:
         self.patients, self.seed, self.workers, self.cache = patients, seed, workers, cache
         self.spec = (cal_path, patients, seed)
+        self.batches = 0
         self.local = Evaluator(cal_path, patients, seed)
         self.executor = Executor(backend, workers, scheduler).__enter__()
 
     def close(self) -> None:
         self.executor.__exit__(None, None, None)
 
-    def batch(self, xs: np.ndarray, stage: str, progress: Progress | None) -> list[dict]:
+    def batch(self, xs: np.ndarray, stage: str, progress: Progress | None,
+              seeds: list[int] | None = None, require: str | None = None,
+              patients: int | None = None) -> list[dict]:
+        """Evaluate ``xs`` (on the runner's seed and cohort, or each on its own of ``seeds`` and
+        with ``patients``); a cached record lacking the field ``require`` (written by an older
+        version) is evaluated again."""
         fp = self.local.fingerprint
-        out: list[dict | None] = [self.cache.get(x, self.patients, self.seed, fp) for x in xs]
+        size = self.patients if patients is None else patients
+        own = [self.seed] * len(xs) if seeds is None else [int(s) for s in seeds]
+        out: list[dict | None] = [self.cache.get(x, size, s, fp) for x, s in zip(xs, own, strict=True)]
+        if require is not None:
+            out = [r if r is not None and require in r else None for r in out]
         todo = [i for i, r in enumerate(out) if r is None]
         done = len(xs) - len(todo)
         if progress:
             progress(stage, done, len(xs))
-        tasks = [(str(i), (*self.spec, xs[i])) for i in todo]
+        spec = (self.spec[0], size, self.seed)
+        # keys unique to this batch: a Dask scheduler still releasing the futures of the last
+        # job under the same keys cancels the new ones (measured: a wave's runs, then its
+        # emulator fits)
+        self.batches += 1
+        tasks = [(f"batch{self.batches}.{i}", (*spec, xs[i]) if seeds is None else (*spec, xs[i], own[i]))
+                 for i in todo]
         for outcome in self.executor.map_unordered(_evaluate, tasks):
             if outcome.error is not None:
                 raise RuntimeError(f"a calibration candidate failed: {outcome.error}")
-            i = int(outcome.key)
+            i = int(outcome.key.rsplit(".", 1)[1])
             out[i] = outcome.value
             self.cache.add(outcome.value)
             done += 1

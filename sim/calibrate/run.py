@@ -11,6 +11,9 @@ import numpy as np
 import sim
 from sim.calibrate.evaluate import Cache
 from sim.calibrate.fit import Progress, Runner, fit
+from sim.calibrate.history import fit_by_history_matching
+from sim.calibrate.outputs import outputs_of
+from sim.calibrate.predictive import predictive_check
 from sim.calibrate.report import fitted_overlay, parameter_summary, posterior_frame, write_json
 from sim.calibrate.spec import load_calibration
 from sim.calibrate.targets import KmTarget, load_targets, statistics_for, target_rows
@@ -21,6 +24,7 @@ from sim.outcomes.summary import patients_of
 from sim.report.calibration import (
     convergence_figure,
     identifiability_figure,
+    predictive_figure,
     survival_figure,
     targets_figure,
     write_html,
@@ -35,6 +39,11 @@ def _relative(path: Path) -> str:
 
 
 def _method_text(method) -> str:
+    if method.kind == "history-matching":
+        hm = method.history_matching
+        return (f"history matching (Gaussian-process emulators, cut-off {hm.cutoff:g} on the "
+                f"{hm.implausibility} implausibility, discrepancy {hm.discrepancy:g} x V_obs) -> "
+                "emcee posterior on the emulators")
     steps = ["Latin hypercube", method.optimizer.method, "IMIS"]
     if method.optimizer.polish_evaluations:
         steps.append(f"{method.optimizer.polish_method} polish")
@@ -61,8 +70,18 @@ def run_calibration(
     out_dir = Path(out_dir) if out_dir is not None else Path("results") / "calibration" / cal.spec.name
     cache = Cache(out_dir / "evaluations")
     runner = Runner(str(Path(path).resolve()), patients, seed, workers, cache, backend, scheduler)
+    predictive = None
     try:
-        result = fit(cal, runner, seed, progress)
+        if cal.spec.method.kind == "history-matching":
+            result = fit_by_history_matching(cal, runner, outputs_of(targets), seed, out_dir / "waves",
+                                             progress)
+        else:
+            result = fit(cal, runner, seed, progress)
+        if cal.spec.method.predictive.draws:
+            t0 = time.perf_counter()
+            predictive = predictive_check(runner, targets, result.posterior_x, cal.spec.method.predictive,
+                                          seed, progress)
+            result.timings["predictive_s"] = time.perf_counter() - t0
     finally:
         runner.close()
 
@@ -109,6 +128,10 @@ def run_calibration(
                         "distinct_sets": int(len(np.unique(result.posterior_x, axis=0)))},
         "evaluations": len(cache.records), "timings_s": result.timings, "wall_time_s": wall,
     }
+    if result.history:
+        report["history_matching"] = result.history
+    if predictive is not None:
+        report["predictive"] = predictive
 
     fitted = cal.fitted_path
     fitted.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +145,10 @@ def run_calibration(
     km = [t for t in targets.targets if isinstance(t, KmTarget)]
     write_html(out_dir / "report.html", report, [
         targets_figure(rows), survival_figure(verified, km),
-        convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method),
+        *([convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method)]
+          if result.optimizer_traces else []),
         identifiability_figure(params),
+        *([predictive_figure(predictive)] if predictive is not None else []),
     ])
     report["out_dir"] = str(out_dir)
     report["fitted_file"] = str(fitted)

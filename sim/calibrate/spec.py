@@ -73,10 +73,53 @@ class Uncertainty(_Frozen):
     steps: int = Field(40, ge=4, description="abc-mcmc: steps per chain; the second half is kept")
 
 
+class HistoryMatching(_Frozen):
+    """History matching with Gaussian-process emulators, then a posterior on the emulators
+    (:mod:`sim.calibrate.history`, :mod:`sim.calibrate.posterior`)."""
+
+    waves: int = Field(5, ge=1, description="at most this many waves")
+    design_points: int = Field(150, ge=10, description="simulations per wave (the first: a Latin "
+                               "hypercube over the prior box; later ones: drawn from the space not "
+                               "yet ruled out)")
+    cutoff: float = Field(3.0, gt=0, description="a point is ruled out where the implausibility "
+                          "exceeds this (Pukelsheim's three-sigma rule)")
+    implausibility: Literal["max", "second-max"] = Field(
+        "max", description="max: every output must be plausible; second-max: one may not be")
+    discrepancy: float = Field(
+        0.1, ge=0, description="model discrepancy variance as a fraction of each output's "
+        "observation variance (assumption: the model's structure is wrong by about a third of a "
+        "standard error of the published figure)")
+    pool: int = Field(20000, ge=500, description="candidates kept uniform on the space not ruled "
+                      "out: designs and the volume estimate are drawn from them")
+    min_shrink: float = Field(0.2, ge=0, lt=1, description="stop once a wave rules out less than "
+                              "this share of the space that was left")
+    max_training: int = Field(400, ge=20, description="at most this many runs train an emulator "
+                              "(the most recent, within the space not ruled out)")
+    walkers: int = Field(100, ge=4, description="posterior: emcee walkers (at least twice the "
+                         "number of free parameters; many walkers amortise each emulator call)")
+    steps: int = Field(1500, ge=50, description="posterior: steps per walker; the first quarter "
+                       "is burn-in")
+    draws: int = Field(1000, ge=10, description="posterior parameter sets kept (thinned chain)")
+
+
+class Predictive(_Frozen):
+    """Posterior predictive check: posterior sets run by the real simulator, each with the
+    sampling error of a study of the published size added (:mod:`sim.calibrate.predictive`)."""
+
+    draws: int = Field(0, ge=0, description="posterior sets simulated (0: no check)")
+    patients: int = Field(2000, ge=50, description="virtual patients per posterior set")
+    studies: int = Field(200, ge=1, description="published-size studies drawn per set")
+
+
 class Method(_Frozen):
+    kind: Literal["optimise", "history-matching"] = Field(
+        "optimise", description="optimise: Latin hypercube, optimizer, IMIS (and ABC-MCMC); "
+        "history-matching: emulator waves, then a likelihood-weighted posterior on the emulators")
     initial_samples: int = Field(300, ge=10, description="Latin hypercube over the priors")
     optimizer: Optimizer = Optimizer()
     uncertainty: Uncertainty = Uncertainty()
+    history_matching: HistoryMatching = HistoryMatching()
+    predictive: Predictive = Predictive()
 
 
 class CalibrationSpec(_Frozen):
@@ -140,6 +183,14 @@ class Calibration:
         """Log density, in z, of priors uniform within the bounds (on their scale)."""
         z = np.atleast_2d(z)
         return np.sum(-np.logaddexp(0, z) - np.logaddexp(0, -z), axis=1)
+
+    # u (position in the prior box, on each parameter's scale, in (0, 1)) <-> x
+    def u_to_x(self, u: np.ndarray) -> np.ndarray:
+        u = np.clip(np.asarray(u, float), 1e-12, 1 - 1e-12)
+        return self.to_x(np.log(u / (1 - u)))
+
+    def x_to_u(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.to_z(x)))
 
     def overrides(self, x: np.ndarray) -> dict[str, float]:
         return {f"{name}.value": float(v) for name, v in zip(self.names, x, strict=True)}

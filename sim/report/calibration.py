@@ -42,6 +42,56 @@ def targets_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
+def predictive_figure(predictive: dict) -> go.Figure:
+    """Published value and CI against the posterior predictive mean and 95% interval at the
+    cohort's size."""
+    rows = predictive["rows"][::-1]
+    names = [r["target"] + ("" if r["fit"] else " (kept back)") for r in rows]
+    pub = np.array([r["published"] for r in rows], float)
+    pci = np.array([r["published_ci95"] for r in rows], float)
+    mean = np.array([np.nan if r["predictive_mean"] is None else r["predictive_mean"] for r in rows])
+    qci = np.array([[np.nan, np.nan] if None in r["predictive_ci95"] else r["predictive_ci95"]
+                    for r in rows], float)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=pub, y=names, mode="markers", name="published (95% CI)", marker={"color": PALETTE[0], "size": 9},
+        error_x={"type": "data", "symmetric": False, "array": pci[:, 1] - pub, "arrayminus": pub - pci[:, 0]},
+    ))
+    fig.add_trace(go.Scatter(
+        x=mean, y=names, mode="markers", name="posterior predictive mean (95% interval)",
+        marker={"color": PALETTE[2], "size": 9, "symbol": "diamond"},
+        error_x={"type": "data", "symmetric": False, "array": qci[:, 1] - mean,
+                 "arrayminus": mean - qci[:, 0]},
+    ))
+    fig.update_layout(
+        title=(f"Posterior predictive check: studies of {predictive['cohort_size']} patients "
+               f"({predictive['draws']} posterior sets); intervals cover "
+               f"{100 * predictive['covered_share']:.0f}% of published values"),
+        xaxis_title="proportion of patients (0-1)", height=30 * len(rows) + 160,
+        legend={"orientation": "h", "y": -0.08})
+    return fig
+
+
+def _history_html(history: dict) -> str:
+    lines = [f"<h2>History matching</h2><p>Cut-off {history['cutoff']:g} on the "
+             f"{history['implausibility']} implausibility; discrepancy variance "
+             f"{history['discrepancy_fraction']:g} x the observation's. Stopped {history['stopped']}.</p>",
+             "<table><tr><th>wave</th><th>runs</th><th>training runs</th><th>share kept</th>"
+             "<th>volume left</th><th>next wave's runs within 2 sd / beyond 3 sd of its emulators"
+             "</th><th>seconds</th></tr>"]
+    for w in history["waves"]:
+        held = w.get("held_out")
+        check = f"{held['within_2']:.2f} / {held['beyond_3']:.2f}" if held else "-"
+        lines.append(f"<tr><td>{w['wave']}</td><td>{w['runs']}</td><td>{w['training_runs']}</td>"
+                     f"<td>{w['kept_share']:.3f}</td><td>{w['volume']:.2e}</td><td>{check}</td>"
+                     f"<td>{w['seconds']:.0f}</td></tr>")
+    d = history["posterior"]
+    lines.append(f"</table><p>Posterior: {d['sampler']}, {d['walkers']} walkers x {d['steps']} steps, "
+                 f"acceptance {d['acceptance']:.2f}; {d['draws']} draws, {d['distinct']} distinct; "
+                 f"effective sample size {d['ess']:.0f} ({d['ess_method']}).</p>")
+    return "\n".join(lines)
+
+
 def convergence_figure(traces: list[list[float]], method: str) -> go.Figure:
     fig = go.Figure()
     for k, trace in enumerate(traces):
@@ -130,6 +180,7 @@ over {report['fitted_targets']} fitted targets. Verification on
 {inside} of {len(report['targets'])} published figures inside their 95% CI. Effective sample size of
 the importance sample: {report['uncertainty']['ess']:.0f}.</p>
 {_table_html(report['targets'])}
+{_history_html(report['history_matching']) if 'history_matching' in report else ''}
 {''.join(parts)}
 </body></html>
 """

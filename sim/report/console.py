@@ -3,12 +3,32 @@ them; the numbers come from the summaries written to disk)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console, JustifyMethod
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim.outcomes.metrics import DEPENDENCE_METRICS, ENDPOINTS, VOCABULARY, hr_name
+
+
+@contextmanager
+def stage_bars(console: Console, quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar per stage of a many-runs job: yields ``progress(stage, done, total)``."""
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, disable=quiet, transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
 
 
 def print_targets(out: Console, rows: list[dict], title: str) -> None:
