@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from sim.calibrate.emulate import Wave, fit_wave
 from sim.calibrate.outputs import Output, simulated_matrix, statistics_of_record
+from sim.errors import InputError
 from sim.io.atomic import atomic_write
 
 
@@ -200,7 +201,10 @@ def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, direc
         history = history_match(cal, runner, outputs, settings, seed, directory, progress)
     timings["history_matching_s"] = time.perf_counter() - t0
     if len(history.pool) == 0:
-        raise RuntimeError(f"history matching: {history.stopped}")
+        # not a crash: the targets, the model and these settings leave no candidate standing
+        raise InputError(str(cal.path), "method.history_matching", f"{history.stopped}; a "
+                         "first wave keeps some space with implausibility: second-max, more "
+                         "design_points, a larger pool or a larger discrepancy")
     t0 = time.perf_counter()
     if progress:
         progress("posterior (emcee on the emulators)", 0, 1)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -215,3 +217,24 @@ def test_recovery_of_two_parameters_each_held_by_a_target(tmp_path, monkeypatch)
     again = run_recovery(tmp_path / "spec.yaml", tmp_path / "out", TRUTH, seed=8, workers=1,
                          backend="serial")
     assert calls == [] and again["parameters"] == result["parameters"]  # resumed from the cache
+
+
+def test_targets_no_candidate_reaches_end_in_one_line(tmp_path):
+    # a clinical partial response published in 57% of 228, with the response rate confined to
+    # 1-5%: no candidate comes near, and the first wave rules out every one
+    targets = yaml.safe_load((ROOT / "calibration" / "li2021_targets.yaml").read_text())
+    targets["targets"] = [t for t in targets["targets"] if t["name"] == "partial_response"]
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets))
+    spec = {"name": "hm", "scenario": str(SCENARIO), "targets": str(tmp_path / "targets.yaml"),
+            "fitted": str(tmp_path / "fitted.yaml"), "run": {"patients": 200, "seed": 5},
+            "verification": {"patients": 200, "seed": 6}, "method": HM, "parameters": [
+                {"path": "parameters.response.partial_probability", "low": 0.01, "high": 0.05}]}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    done = subprocess.run([sys.executable, "-m", "sim", "calibrate", str(tmp_path / "spec.yaml"),
+                           "--workers", "1", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.strip().splitlines() if "spec.yaml" in line]
+    assert len(lines) == 1 and "spec.yaml: method.history_matching: wave 1 ruled out" in lines[0]
+    assert done.stderr.strip().splitlines()[-1] == lines[0]  # after the progress bars, one line
+    assert "Traceback" not in done.stderr and not (tmp_path / "fitted.yaml").exists()
