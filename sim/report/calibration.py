@@ -18,58 +18,52 @@ from sim.outcomes.survival import kaplan_meier
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 
-def targets_figure(rows: list[dict]) -> go.Figure:
-    names = [r["target"] for r in rows][::-1]
-    rows = rows[::-1]
-    fig = go.Figure()
+def _interval(values: list) -> np.ndarray:
+    return np.array([[np.nan, np.nan] if None in v else v for v in values], float)
+
+
+def _against_published(rows: list[dict], names: list[str], estimate: np.ndarray, interval: np.ndarray,
+                       label: str, colour: str, title: str) -> go.Figure:
+    """Published values and CIs beside an estimate and its interval, one row a target."""
     pub = np.array([r["published"] for r in rows], float)
     pci = np.array([r["published_ci95"] for r in rows], float)
-    sim = np.array([np.nan if r["simulated"] is None else r["simulated"] for r in rows], float)
-    sci = np.array([[np.nan, np.nan] if None in r["simulated_mc_ci95"] else r["simulated_mc_ci95"]
-                    for r in rows], float)
+    fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=pub, y=names, mode="markers", name="published (95% CI)", marker={"color": PALETTE[0], "size": 9},
         error_x={"type": "data", "symmetric": False, "array": pci[:, 1] - pub, "arrayminus": pub - pci[:, 0]},
     ))
     fig.add_trace(go.Scatter(
-        x=sim, y=names, mode="markers", name="simulated (Monte Carlo 95% CI)",
-        marker={"color": PALETTE[1], "size": 9, "symbol": "diamond"},
-        error_x={"type": "data", "symmetric": False, "array": sci[:, 1] - sim, "arrayminus": sim - sci[:, 0]},
+        x=estimate, y=names, mode="markers", name=label,
+        marker={"color": colour, "size": 9, "symbol": "diamond"},
+        error_x={"type": "data", "symmetric": False, "array": interval[:, 1] - estimate,
+                 "arrayminus": estimate - interval[:, 0]},
     ))
-    fig.update_layout(title="Every target: published against simulated (verification run)",
-                      xaxis_title="proportion of patients (0-1)", height=30 * len(rows) + 160,
-                      legend={"orientation": "h", "y": -0.08})
+    fig.update_layout(title=title, xaxis_title="proportion of patients (0-1)",
+                      height=30 * len(rows) + 160, legend={"orientation": "h", "y": -0.08})
     return fig
+
+
+def targets_figure(rows: list[dict]) -> go.Figure:
+    rows = rows[::-1]
+    sim = np.array([np.nan if r["simulated"] is None else r["simulated"] for r in rows], float)
+    return _against_published(rows, [r["target"] for r in rows], sim,
+                              _interval([r["simulated_mc_ci95"] for r in rows]),
+                              "simulated (Monte Carlo 95% CI)", PALETTE[1],
+                              "Every target: published against simulated (verification run)")
 
 
 def predictive_figure(predictive: dict) -> go.Figure:
     """Published value and CI against the posterior predictive mean and 95% interval at the
     cohort's size."""
     rows = predictive["rows"][::-1]
-    names = [r["target"] + ("" if r["fit"] else " (kept back)") for r in rows]
-    pub = np.array([r["published"] for r in rows], float)
-    pci = np.array([r["published_ci95"] for r in rows], float)
-    mean = np.array([np.nan if r["predictive_mean"] is None else r["predictive_mean"] for r in rows])
-    qci = np.array([[np.nan, np.nan] if None in r["predictive_ci95"] else r["predictive_ci95"]
-                    for r in rows], float)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=pub, y=names, mode="markers", name="published (95% CI)", marker={"color": PALETTE[0], "size": 9},
-        error_x={"type": "data", "symmetric": False, "array": pci[:, 1] - pub, "arrayminus": pub - pci[:, 0]},
-    ))
-    fig.add_trace(go.Scatter(
-        x=mean, y=names, mode="markers", name="posterior predictive mean (95% interval)",
-        marker={"color": PALETTE[2], "size": 9, "symbol": "diamond"},
-        error_x={"type": "data", "symmetric": False, "array": qci[:, 1] - mean,
-                 "arrayminus": mean - qci[:, 0]},
-    ))
-    fig.update_layout(
-        title=(f"Posterior predictive check: studies of {predictive['cohort_size']} patients "
-               f"({predictive['draws']} posterior sets); intervals cover "
-               f"{100 * predictive['covered_share']:.0f}% of published values"),
-        xaxis_title="proportion of patients (0-1)", height=30 * len(rows) + 160,
-        legend={"orientation": "h", "y": -0.08})
-    return fig
+    mean = np.array([np.nan if r["predictive_mean"] is None else r["predictive_mean"] for r in rows], float)
+    return _against_published(
+        rows, [r["target"] + ("" if r["fit"] else " (kept back)") for r in rows], mean,
+        _interval([r["predictive_ci95"] for r in rows]),
+        "posterior predictive mean (95% interval)", PALETTE[2],
+        f"Posterior predictive check: studies of {predictive['cohort_size']} patients "
+        f"({predictive['draws']} posterior sets); intervals cover "
+        f"{100 * predictive['covered_share']:.0f}% of published values")
 
 
 def _history_html(history: dict) -> str:
