@@ -100,6 +100,10 @@ class HistoryMatching(_Frozen):
     steps: int = Field(1500, ge=50, description="posterior: steps per walker; the first quarter "
                        "is burn-in")
     draws: int = Field(1000, ge=10, description="posterior parameter sets kept (thinned chain)")
+    polish_evaluations: int = Field(
+        0, ge=0, description="best fit: simulator runs of a Powell search from the emulators' "
+        "maximum and the best simulated runs (0: the emulators' maximum is the best fit)")
+    polish_starts: int = Field(2, ge=1, description="best fit: Powell searches side by side")
 
 
 class Predictive(_Frozen):
