@@ -191,6 +191,16 @@ def _finite(deviance: float) -> float:
     return deviance if np.isfinite(deviance) else np.inf
 
 
+def objective(cal, record: dict) -> float:
+    """What the best fit minimises: the deviance, minus twice the log prior density where the
+    spec states priors (the posterior's mode on the simulator; in flat directions the prior,
+    not Monte Carlo noise, decides)."""
+    penalty = 0.0
+    if cal.priors is not None:
+        penalty = -2.0 * float(cal.log_prior_u(cal.x_to_u(np.array(record["x"]))[None, :])[0])
+    return _finite(deviance_of(record) + penalty)
+
+
 def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, directory: Path,
                             progress=None):
     """The whole fit: waves, then the posterior on the final emulators; the best fit is the
@@ -211,11 +221,15 @@ def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, direc
         raise InputError(str(cal.path), "method.history_matching", f"{history.stopped}; a "
                          "first wave keeps some space with implausibility: second-max, more "
                          "design_points, a larger pool or a larger discrepancy")
+    if cal.priors is not None and not np.isfinite(cal.log_prior_u(history.pool)).any():
+        raise InputError(str(cal.path), "prior", "expected some of the space history matching "
+                         "left inside the stated priors' support, found none")
     t0 = time.perf_counter()
     if progress:
         progress("posterior (emcee on the emulators)", 0, 1)
     with threadpool_limits(limits=1):
-        posterior = sample_posterior(history, settings, seed)
+        posterior = sample_posterior(history, settings, seed,
+                                     cal.log_prior_u if cal.priors is not None else None)
     if progress:
         progress("posterior (emcee on the emulators)", 1, 1)
     timings["posterior_s"] = time.perf_counter() - t0
@@ -226,11 +240,11 @@ def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, direc
         # the emulators' maximum is only as good as the emulators: the simulator's own deviance
         # is minimised from it and from the best runs of the waves (their CRN seed, as the waves)
         t0 = time.perf_counter()
-        ranked = sorted(history.records, key=lambda r: _finite(deviance_of(r)))
+        ranked = sorted(history.records, key=lambda r: objective(cal, r))
         starts = [cal.to_z(np.array(best["x"]))] + [
             cal.to_z(np.array(r["x"])) for r in ranked[: settings.polish_starts - 1]]
         traces = runner.optimize("powell", starts, settings.polish_evaluations, progress, tag="polish")
-        best = min([best] + [r for tr in traces for r in tr], key=lambda r: _finite(deviance_of(r)))
+        best = min([best] + [r for tr in traces for r in tr], key=lambda r: objective(cal, r))
         timings["polish_s"] = time.perf_counter() - t0
     posterior_x = cal.u_to_x(posterior.u)
     d = posterior.diagnostics

@@ -38,10 +38,11 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _method_text(method) -> str:
+def _method_text(method, cal_prior: str = "uniform") -> str:
     if method.kind == "history-matching":
         hm = method.history_matching
-        return (f"history matching (Gaussian-process emulators, cut-off {hm.cutoff:g} on the "
+        return (("stated priors; " if cal_prior == "stated" else "")
+                + f"history matching (Gaussian-process emulators, cut-off {hm.cutoff:g} on the "
                 f"{hm.implausibility} implausibility, discrepancy {hm.discrepancy:g} x V_obs) -> "
                 "emcee posterior on the emulators"
                 + (f"; best fit: Powell polish by the simulator ({hm.polish_evaluations} runs)"
@@ -105,7 +106,7 @@ def run_calibration(
         "targets": _relative(cal.targets_path), "targets_sha256": targets_hash,
         "seed": seed, "patients_per_evaluation": patients, "date": date,
         "deviance": float(result.best["deviance"]), "evaluations": len(cache.records),
-        "method": _method_text(cal.spec.method),
+        "method": _method_text(cal.spec.method, cal.spec.prior),
         "crcsim_version": sim.__version__,
         "git_commit": git_commit(),
     }
