@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.scenario.documents import read_yaml_mapping, validate_document
@@ -135,11 +135,20 @@ class CalibrationSpec(_Frozen):
     run: RunSettings
     verification: RunSettings = Field(description="a larger run on a seed the fit did not use")
     parameters: list[FreeParameter] = Field(min_length=1)
+    method: Method = Method()
     prior: Literal["uniform", "stated"] = Field(
         "uniform", description="uniform: each parameter uniform within its bounds (on its scale); "
         "stated: each parameter's uncertainty distribution in the scenario, truncated to its "
         "bounds (history matching only: the posterior and the best fit's polish weigh it)")
-    method: Method = Method()
+
+    @field_validator("prior")
+    @classmethod
+    def _prior_needs_history_matching(cls, prior: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if prior == "stated" and method is not None and method.kind != "history-matching":
+            raise ValueError("expected method kind history-matching with prior: stated (the "
+                             "optimise method's priors are uniform)")
+        return prior
 
     @model_validator(mode="after")
     def _distinct(self) -> CalibrationSpec:
@@ -149,8 +158,6 @@ class CalibrationSpec(_Frozen):
             raise ValueError(f"parameter {dupes[0]!r} is listed twice")
         if self.verification.seed == self.run.seed:
             raise ValueError("expected a verification seed that the fit does not use")
-        if self.prior == "stated" and self.method.kind != "history-matching":
-            raise ValueError("prior: stated needs method kind history-matching")
         return self
 
 

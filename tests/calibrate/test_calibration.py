@@ -122,6 +122,7 @@ def _spec(tmp_path: Path, **changes) -> Path:
     data["scenario"] = str(ROOT / "scenarios" / "li2021_reference.yaml")
     data["targets"] = str(TARGETS)
     data["fitted"] = str(tmp_path / "fitted" / "fit.yaml")
+    data["prior"] = "uniform"  # most tests here run the optimise method, whose priors are uniform
     for key, value in changes.items():
         data[key] = value
     return _write(tmp_path, data, "spec.yaml")
@@ -195,7 +196,7 @@ def test_stated_priors_need_a_distribution_and_history_matching(tmp_path):
     assert info.value.field == "parameters[0].path" and "uncertainty distribution" in info.value.expected
     with pytest.raises(InputError) as info:
         load_calibration(_spec(tmp_path, prior="stated", method={"kind": "optimise"}))
-    assert "history-matching" in info.value.expected
+    assert info.value.field == "prior" and "history-matching" in info.value.expected
 
 
 def test_transforms_round_trip():
