@@ -28,6 +28,7 @@ from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
 from sim.calibrate.emulate import Wave, fit_wave
+from sim.calibrate.evaluate import deviance_of
 from sim.calibrate.outputs import Output, simulated_matrix, statistics_of_record
 from sim.errors import InputError
 from sim.io.atomic import atomic_write
@@ -185,6 +186,21 @@ def history_match(cal, runner, outputs: list[Output], settings, seed: int, direc
     return result
 
 
+def _finite(deviance: float) -> float:
+    """A failed or empty run ranks last."""
+    return deviance if np.isfinite(deviance) else np.inf
+
+
+def objective(cal, record: dict) -> float:
+    """What the best fit minimises: the deviance, minus twice the log prior density where the
+    spec states priors (the posterior's mode on the simulator; in flat directions the prior,
+    not Monte Carlo noise, decides)."""
+    penalty = 0.0
+    if cal.priors is not None:
+        penalty = -2.0 * float(cal.log_prior_u(cal.x_to_u(np.array(record["x"]))[None, :])[0])
+    return _finite(deviance_of(record) + penalty)
+
+
 def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, directory: Path,
                             progress=None):
     """The whole fit: waves, then the posterior on the final emulators; the best fit is the
@@ -205,20 +221,36 @@ def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, direc
         raise InputError(str(cal.path), "method.history_matching", f"{history.stopped}; a "
                          "first wave keeps some space with implausibility: second-max, more "
                          "design_points, a larger pool or a larger discrepancy")
+    if cal.priors is not None and not np.isfinite(cal.log_prior_u(history.pool)).any():
+        raise InputError(str(cal.path), "prior", "expected some of the space history matching "
+                         "left inside the stated priors' support, found none")
     t0 = time.perf_counter()
     if progress:
         progress("posterior (emcee on the emulators)", 0, 1)
     with threadpool_limits(limits=1):
-        posterior = sample_posterior(history, settings, seed)
+        posterior = sample_posterior(history, settings, seed,
+                                     cal.log_prior_u if cal.priors is not None else None)
     if progress:
         progress("posterior (emcee on the emulators)", 1, 1)
     timings["posterior_s"] = time.perf_counter() - t0
     best = runner.batch(cal.u_to_x(posterior.best_u[None, :]), "best fit (emulator maximum)", progress,
                         require="km")[0]
+    traces: list[list[dict]] = []
+    if settings.polish_evaluations:
+        # the emulators' maximum is only as good as the emulators: the simulator's own deviance
+        # is minimised from it and from the best runs of the waves (their CRN seed, as the waves)
+        t0 = time.perf_counter()
+        ranked = sorted(history.records, key=lambda r: objective(cal, r))
+        starts = [cal.to_z(np.array(best["x"]))] + [
+            cal.to_z(np.array(r["x"])) for r in ranked[: settings.polish_starts - 1]]
+        traces = runner.optimize("powell", starts, settings.polish_evaluations, progress, tag="polish")
+        best = min([best] + [r for tr in traces for r in tr], key=lambda r: objective(cal, r))
+        timings["polish_s"] = time.perf_counter() - t0
     posterior_x = cal.u_to_x(posterior.u)
     d = posterior.diagnostics
     return FitResult(
-        names=cal.names, evaluations=history.records + [best], best=best, optimizer_traces=[],
+        names=cal.names, evaluations=history.records + [best] + [r for tr in traces for r in tr],
+        best=best, optimizer_traces=[[deviance_of(r) for r in tr] for tr in traces],
         imis=[], samples_z=cal.to_z(posterior_x), weights=np.full(len(posterior_x), 1 / len(posterior_x)),
         posterior_x=posterior_x, ess=d["ess"], local=[d], timings=timings,
         posterior_method=(f"history matching ({len(history.waves)} waves, {history.stopped}), then "

@@ -1,7 +1,8 @@
 """The posterior on the space history matching left: a likelihood-weighted sample, drawn by
 MCMC on the final wave's emulators.
 
-Target: prior (uniform on the box, on each parameter's scale: uniform in u) times the Gaussian
+Target: prior (uniform on the box, on each parameter's scale: uniform in u; or each parameter's
+stated distribution, ``prior: stated``) times the Gaussian
 likelihood of every fitted output, whose variance adds the emulator's own, the discrepancy's and
 the Monte Carlo error's to the observation's (:meth:`sim.calibrate.emulate.Wave.log_likelihood`),
 restricted to the space no wave ruled out (its mass outside is negligible by construction, and
@@ -45,9 +46,10 @@ def _ess(chain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tau, chain.shape[0] * chain.shape[1] / tau
 
 
-def sample_posterior(history, settings, seed: int) -> Posterior:
+def sample_posterior(history, settings, seed: int, log_prior=None) -> Posterior:
     """emcee on the final wave's emulators within the NROY space of ``history``
-    (:class:`sim.calibrate.history.HistoryResult`); ``settings``: :class:`HistoryMatching`."""
+    (:class:`sim.calibrate.history.HistoryResult`); ``settings``: :class:`HistoryMatching`;
+    ``log_prior(u)``: the prior's log density in u (None: uniform on the box)."""
     final = history.waves[-1]
     cutoff, rule = settings.cutoff, settings.implausibility
     dim = history.pool.shape[1]
@@ -67,9 +69,13 @@ def sample_posterior(history, settings, seed: int) -> Posterior:
         keep = ~ruled_out(final.implausibilities(mean, var), cutoff, rule)
         keep[keep] = earlier.plausible(u[idx[keep]], cutoff, rule)
         out[idx[keep]] = final.log_likelihood(mean[keep], var[keep])
+        if log_prior is not None and keep.any():
+            out[idx[keep]] += log_prior(u[idx[keep]])
         return out
 
     pool = np.unique(history.pool, axis=0)
+    if log_prior is not None:  # walkers start where the stated prior has mass, never at -inf
+        pool = pool[np.isfinite(log_prior(pool))]
     start = pool[rng.choice(len(pool), walkers, replace=len(pool) < walkers)]
     start = start + rng.normal(0, 1e-6, start.shape)  # distinct walkers even from a tiny pool
     start = np.clip(start, 1e-9, 1 - 1e-9)

@@ -127,6 +127,12 @@ def run_recovery(spec_path: str | Path, out_dir: Path, truth: dict[str, float] |
                  "targets": str(targets_file), "fitted": str(recovered_fit),
                  "verification": {"patients": cal.spec.run.patients,
                                   "seed": cal.spec.verification.seed}})
+    # recovery judges the posterior: the best fit's polish and the predictive check are skipped
+    method = dict(spec.get("method") or {})
+    method["predictive"] = {"draws": 0}
+    if method.get("kind") == "history-matching":
+        method["history_matching"] = {**(method.get("history_matching") or {}), "polish_evaluations": 0}
+    spec["method"] = method
     recovery_spec = out_dir / "spec.yaml"
     atomic_write(recovery_spec, yaml.safe_dump(spec, sort_keys=False))
     report = run_calibration(recovery_spec, out_dir / "calibration", workers=workers, progress=progress,

@@ -7,7 +7,6 @@ outside; which parameters the targets pin down). Its page, ``report.html``, is d
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +60,25 @@ def posterior_frame(names, posterior_x) -> pd.DataFrame:
 
 
 def parameter_summary(cal, posterior_x, best_x) -> list[dict]:
+    """Per parameter: best fit, posterior mean and 95% interval, the prior's 95% interval (the
+    bounds', or the stated distribution's within them) and their width ratio on the
+    parameter's scale: under a half, the targets pin the parameter down."""
     rows = []
     for i, name in enumerate(cal.names):
         lo, hi = cal.low[i], cal.high[i]
+        p_lo, p_hi = cal.prior_interval(i)
         col = posterior_x[:, i]
-        if cal.log[i]:
-            prior_width = math.log(hi) - math.log(lo)
-            post_width = float(np.subtract(*np.quantile(np.log(col), [0.975, 0.025])))
-        else:
-            prior_width = hi - lo
-            post_width = float(np.subtract(*np.quantile(col, [0.975, 0.025])))
-        ratio = post_width / (0.95 * prior_width) if prior_width > 0 else float("nan")
+        scale = np.log if cal.log[i] else (lambda v: v)
+        prior_width = float(scale(p_hi) - scale(p_lo))
+        post_width = float(np.subtract(*np.quantile(scale(col), [0.975, 0.025])))
+        ratio = post_width / prior_width if prior_width > 0 else float("nan")
         rows.append({
             "parameter": name, "best": float(best_x[i]),
             "posterior_mean": float(np.mean(col)),
             "posterior_ci95": [float(np.quantile(col, 0.025)), float(np.quantile(col, 0.975))],
-            "prior": [float(lo), float(hi)], "scale": "log" if cal.log[i] else "linear",
+            "prior": [float(lo), float(hi)], "prior_ci95": [p_lo, p_hi],
+            "prior_kind": "stated" if cal.priors is not None else "uniform",
+            "scale": "log" if cal.log[i] else "linear",
             "posterior_to_prior_width": ratio,
             "pinned_down_by_targets": bool(ratio < 0.5),
         })

@@ -38,12 +38,15 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _method_text(method) -> str:
+def _method_text(method, cal_prior: str = "uniform") -> str:
     if method.kind == "history-matching":
         hm = method.history_matching
-        return (f"history matching (Gaussian-process emulators, cut-off {hm.cutoff:g} on the "
+        return (("stated priors; " if cal_prior == "stated" else "")
+                + f"history matching (Gaussian-process emulators, cut-off {hm.cutoff:g} on the "
                 f"{hm.implausibility} implausibility, discrepancy {hm.discrepancy:g} x V_obs) -> "
-                "emcee posterior on the emulators")
+                "emcee posterior on the emulators"
+                + (f"; best fit: Powell polish by the simulator ({hm.polish_evaluations} runs)"
+                   if hm.polish_evaluations else "; best fit: the emulators' maximum"))
     steps = ["Latin hypercube", method.optimizer.method, "IMIS"]
     if method.optimizer.polish_evaluations:
         steps.append(f"{method.optimizer.polish_method} polish")
@@ -103,11 +106,13 @@ def run_calibration(
         "targets": _relative(cal.targets_path), "targets_sha256": targets_hash,
         "seed": seed, "patients_per_evaluation": patients, "date": date,
         "deviance": float(result.best["deviance"]), "evaluations": len(cache.records),
-        "method": _method_text(cal.spec.method),
+        "method": _method_text(cal.spec.method, cal.spec.prior),
         "crcsim_version": sim.__version__,
         "git_commit": git_commit(),
     }
     params = parameter_summary(cal, result.posterior_x, best_x)
+    # history matching polishes its best fit with Powell; the optimise method names its own
+    optimizer = "powell" if cal.spec.method.kind == "history-matching" else cal.spec.method.optimizer.method
     wall = time.perf_counter() - started
     report = {
         "name": cal.spec.name, "provenance": provenance,
@@ -119,7 +124,7 @@ def run_calibration(
                          "all_inside": all(r["inside"] for r in rows),
                          "fitted_inside": all(r["inside"] for r in rows if r["fit"])},
         "targets": rows, "parameters": params,
-        "convergence": {"optimizer": cal.spec.method.optimizer.method,
+        "convergence": {"optimizer": optimizer,
                         "optimizer_traces": result.optimizer_traces, "imis": result.imis,
                         "posterior": result.local},
         "uncertainty": {"method": result.posterior_method, "ess": result.ess,
@@ -145,7 +150,7 @@ def run_calibration(
     km = [t for t in targets.targets if isinstance(t, KmTarget)]
     write_html(out_dir / "report.html", report, [
         targets_figure(rows), survival_figure(verified, km),
-        *([convergence_figure(result.optimizer_traces, cal.spec.method.optimizer.method)]
+        *([convergence_figure(result.optimizer_traces, optimizer)]
           if result.optimizer_traces else []),
         identifiability_figure(params),
         *([predictive_figure(predictive)] if predictive is not None else []),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sim.errors import InputError
 from sim.scenario.documents import read_yaml_mapping, validate_document
@@ -100,6 +100,10 @@ class HistoryMatching(_Frozen):
     steps: int = Field(1500, ge=50, description="posterior: steps per walker; the first quarter "
                        "is burn-in")
     draws: int = Field(1000, ge=10, description="posterior parameter sets kept (thinned chain)")
+    polish_evaluations: int = Field(
+        0, ge=0, description="best fit: simulator runs of a Powell search from the emulators' "
+        "maximum and the best simulated runs (0: the emulators' maximum is the best fit)")
+    polish_starts: int = Field(2, ge=1, description="best fit: Powell searches side by side")
 
 
 class Predictive(_Frozen):
@@ -132,6 +136,19 @@ class CalibrationSpec(_Frozen):
     verification: RunSettings = Field(description="a larger run on a seed the fit did not use")
     parameters: list[FreeParameter] = Field(min_length=1)
     method: Method = Method()
+    prior: Literal["uniform", "stated"] = Field(
+        "uniform", description="uniform: each parameter uniform within its bounds (on its scale); "
+        "stated: each parameter's uncertainty distribution in the scenario, truncated to its "
+        "bounds (history matching only: the posterior and the best fit's polish weigh it)")
+
+    @field_validator("prior")
+    @classmethod
+    def _prior_needs_history_matching(cls, prior: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if prior == "stated" and method is not None and method.kind != "history-matching":
+            raise ValueError("expected method kind history-matching with prior: stated (the "
+                             "optimise method's priors are uniform)")
+        return prior
 
     @model_validator(mode="after")
     def _distinct(self) -> CalibrationSpec:
@@ -158,6 +175,8 @@ class Calibration:
         self.low = np.array([p.low for p in spec.parameters], float)
         self.high = np.array([p.high for p in spec.parameters], float)
         self.log = np.array([p.scale == "log" for p in spec.parameters])
+        #: with ``prior: stated``, each parameter's scipy distribution (set by load_calibration)
+        self.priors: list | None = None
 
     # z (unbounded) <-> x (parameter values)
     def _scaled(self, x: np.ndarray) -> np.ndarray:
@@ -191,6 +210,31 @@ class Calibration:
 
     def x_to_u(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.to_z(x)))
+
+    def log_prior_u(self, u: np.ndarray) -> np.ndarray:
+        """Log prior density in u (up to a constant), per row: 0 for uniform priors; for stated
+        ones the density of x times the Jacobian dx/du (x itself on a log scale)."""
+        u = np.atleast_2d(np.asarray(u, float))
+        if self.priors is None:
+            return np.zeros(len(u))
+        x = self.u_to_x(u)
+        with np.errstate(divide="ignore"):
+            dens = [dist.logpdf(x[:, i]) + (np.log(x[:, i]) if self.log[i] else 0.0)
+                    for i, dist in enumerate(self.priors)]
+        return np.sum(dens, axis=0)
+
+    def prior_interval(self, i: int) -> tuple[float, float]:
+        """The prior's central 95% interval: the bounds' central 95% (on the parameter's scale)
+        if uniform, else the stated distribution's truncated to the bounds."""
+        lo, hi = float(self.low[i]), float(self.high[i])
+        if self.priors is None:
+            if self.log[i]:
+                w = (np.log(hi) - np.log(lo)) * 0.025
+                return float(np.exp(np.log(lo) + w)), float(np.exp(np.log(hi) - w))
+            return lo + 0.025 * (hi - lo), hi - 0.025 * (hi - lo)
+        dist = self.priors[i]
+        a, b = dist.cdf(lo), dist.cdf(hi)
+        return float(dist.ppf(a + 0.025 * (b - a))), float(dist.ppf(a + 0.975 * (b - a)))
 
     def overrides(self, x: np.ndarray) -> dict[str, float]:
         return {f"{name}.value": float(v) for name, v in zip(self.names, x, strict=True)}
@@ -229,6 +273,7 @@ def load_calibration(path: str | Path) -> Calibration:
             raise InputError(str(path), field, f"expected an existing file, got {getattr(spec, field)!r}")
     load_targets(cal.targets_path)
     scenario = load_scenario(cal.scenario_path, use_calibration=cal.fitted_path)
+    priors: list = []
     for i, free in enumerate(spec.parameters):
         field = f"parameters[{i}]"
         try:
@@ -242,4 +287,15 @@ def load_calibration(path: str | Path) -> Calibration:
                     str(path), f"{field}.{bound}",
                     f"expected a bound within the domain ({type(param).domain[4]}), got {value:g}",
                 )
+        if spec.prior == "stated":
+            if param.uncertainty is None:
+                raise InputError(str(path), f"{field}.path", "prior: stated needs an uncertainty "
+                                 "distribution on this parameter in the scenario, found none")
+            frozen = param.uncertainty.frozen(param.value)
+            if not frozen.cdf(free.high) - frozen.cdf(free.low) > 1e-6:
+                raise InputError(str(path), f"{field}", "expected bounds that hold some of the "
+                                 "parameter's stated prior, found none of it between them")
+            priors.append(frozen)
+    if spec.prior == "stated":
+        cal.priors = priors
     return cal

@@ -98,10 +98,13 @@ class DelayEffect:
 
 
 def delay_effect(path: str | Path, target: Target, patients: int | None = None,
-                 seed: int | None = None) -> DelayEffect:
+                 seed: int | None = None, parameters: dict[str, Any] | None = None) -> DelayEffect:
     """Run the scenario undelayed and with ``target`` delayed 4 and 8 weeks; estimate the OS
-    hazard ratio per 4 weeks of delay among the patients who reach the step undelayed."""
-    overrides: dict[str, Any] = {}
+    hazard ratio per 4 weeks of delay among the patients who reach the step undelayed.
+
+    ``parameters`` (dotted paths) change the scenario in every arm alike: what the emergent
+    effect is across a mechanism's prior range."""
+    overrides: dict[str, Any] = dict(parameters or {})
     if patients is not None:
         overrides["run.patients"] = patients
     if seed is not None:

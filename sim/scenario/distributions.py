@@ -35,6 +35,11 @@ class _Dist(BaseModel):
     def sample(self, rng: np.random.Generator, value: float, size: int | None = None):
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def frozen(self, value: float):  # pragma: no cover - abstract
+        """The distribution as scipy's frozen object (densities and quantiles for a
+        calibration's prior); scipy.stats is imported only here, never by a plain run."""
+        raise NotImplementedError
+
 
 class BetaDist(_Dist):
     distribution: Literal["beta"]
@@ -46,6 +51,10 @@ class BetaDist(_Dist):
 
     def mean(self, value: float) -> float:
         return self.alpha / (self.alpha + self.beta)
+
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.beta(self.alpha, self.beta)
 
     def sample(self, rng, value, size=None):
         return rng.beta(self.alpha, self.beta, size)
@@ -61,6 +70,10 @@ class GammaDist(_Dist):
 
     def mean(self, value: float) -> float:
         return self.shape * self.scale
+
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.gamma(self.shape, scale=self.scale)
 
     def sample(self, rng, value, size=None):
         return rng.gamma(self.shape, self.scale, size)
@@ -88,6 +101,10 @@ class LognormalDist(_Dist):
     def mean(self, value: float) -> float:
         return value * math.exp(self.sdlog**2 / 2)
 
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.lognorm(s=self.sdlog, scale=value)
+
     def sample(self, rng, value, size=None):
         return rng.lognormal(math.log(value), self.sdlog, size)
 
@@ -101,6 +118,10 @@ class NormalDist(_Dist):
 
     def mean(self, value: float) -> float:
         return value
+
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.norm(value, self.sd)
 
     def sample(self, rng, value, size=None):
         return rng.normal(value, self.sd, size)
@@ -123,6 +144,10 @@ class UniformDist(_Dist):
     def mean(self, value: float) -> float:
         return (self.low + self.high) / 2
 
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.uniform(self.low, self.high - self.low)
+
     def sample(self, rng, value, size=None):
         return rng.uniform(self.low, self.high, size)
 
@@ -143,6 +168,11 @@ class TriangularDist(_Dist):
 
     def mean(self, value: float) -> float:
         return (self.low + self.high + value) / 3
+
+    def frozen(self, value: float):
+        from scipy import stats
+        return stats.triang((value - self.low) / (self.high - self.low), loc=self.low,
+                            scale=self.high - self.low)
 
     def sample(self, rng, value, size=None):
         return rng.triangular(self.low, value, self.high, size)

@@ -122,6 +122,7 @@ def _spec(tmp_path: Path, **changes) -> Path:
     data["scenario"] = str(ROOT / "scenarios" / "li2021_reference.yaml")
     data["targets"] = str(TARGETS)
     data["fitted"] = str(tmp_path / "fitted" / "fit.yaml")
+    data["prior"] = "uniform"  # most tests here run the optimise method, whose priors are uniform
     for key, value in changes.items():
         data[key] = value
     return _write(tmp_path, data, "spec.yaml")
@@ -158,6 +159,44 @@ def test_verification_seed_must_be_fresh(tmp_path):
     with pytest.raises(InputError) as info:
         load_calibration(path)
     assert "verification seed" in info.value.expected
+
+
+def test_stated_priors_are_the_scenarios_distributions_in_u(tmp_path):
+    # a lognormal prior on a log-scale parameter is normal in log x, and u is linear in log x:
+    # the log density in u differs between two points as the normal density of log x does
+    hr = "parameters.disease.progression.covariate_hazard_ratios.metastatic_site=lung_only"
+    tox = "parameters.chemotherapy.toxicity.per_cycle.hematological"
+    path = _spec(tmp_path, prior="stated", parameters=[
+        {"path": hr, "low": 0.25, "high": 1.5, "scale": "log"}, {"path": tox, "low": 0.003, "high": 0.08}])
+    # the spec's own fit is never applied to its scenario: the prior is the scenario's own
+    data = yaml.safe_load(path.read_text())
+    data["fitted"] = str(ROOT / "calibration" / "fitted" / "li2021.yaml")
+    path.write_text(yaml.safe_dump(data))
+    cal = load_calibration(path)  # loading only: nothing is written
+    x = np.array([[0.3, 0.01], [0.9, 0.03]])
+    lp = cal.log_prior_u(cal.x_to_u(x))
+    sdlog = (math.log(1.2) - math.log(0.35)) / (2 * 1.959963984540054)  # the scenario's ci95
+    normal = [-0.5 * ((math.log(v) - math.log(0.65)) / sdlog) ** 2 for v in (0.3, 0.9)]
+    beta = [(3.6 - 1) * math.log(v) + (196.4 - 1) * math.log(1 - v) for v in (0.01, 0.03)]  # Beta(3.6, 196.4)
+    assert lp[1] - lp[0] == pytest.approx(normal[1] - normal[0] + beta[1] - beta[0], rel=1e-9)
+    low, high = cal.prior_interval(0)
+    # truncated to the bounds: F(0.25) = 0.0012, F(1.5) = 0.9961, so the 2.5% and 97.5% points
+    # are the untruncated quantiles 0.0261 and 0.9712: z = -1.942 and 1.899 on log x
+    assert (low, high) == pytest.approx((0.3532, 1.1807), abs=1e-3)
+    uniform = load_calibration(_spec(tmp_path, parameters=[{"path": tox, "low": 0.003, "high": 0.08}]))
+    assert uniform.log_prior_u(np.array([[0.2], [0.7]])).tolist() == [0.0, 0.0]
+
+
+def test_stated_priors_need_a_distribution_and_history_matching(tmp_path):
+    free = [{"path": "parameters.disease.progression.hazard_ratio_by_state.on_treatment", "low": 0.5,
+             "high": 2.0}]
+    hm = {"kind": "history-matching"}
+    with pytest.raises(InputError) as info:
+        load_calibration(_spec(tmp_path, prior="stated", parameters=free, method=hm))
+    assert info.value.field == "parameters[0].path" and "uncertainty distribution" in info.value.expected
+    with pytest.raises(InputError) as info:
+        load_calibration(_spec(tmp_path, prior="stated", method={"kind": "optimise"}))
+    assert info.value.field == "prior" and "history-matching" in info.value.expected
 
 
 def test_transforms_round_trip():

@@ -185,7 +185,7 @@ def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
 
 
 def _leavers(clear: float, cure: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Whether progression was found after leaving the curative pathway without progression,
+    """Whether the disease progressed after leaving the curative pathway without progression,
     for patients who left with the primary alone or the metastases alone treated, and for
     those the MDT judged untreatable."""
     progression = "parameters.disease.progression"
@@ -198,8 +198,10 @@ def _leavers(clear: float, cure: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     events = result.events
     check_invariants(s, events, analyse(result)[0])
     start = events[events["event"] == ev.PALLIATIVE_START].set_index("patient_id")
-    found = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
-    after = found.reindex(start.index).to_numpy() >= start["day"].to_numpy()
+    # the progression's own day (the detected event's value), not the day a scan found it: a
+    # progression while waiting for the last operation is found only after the patient left
+    onset = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["value"].min()
+    after = onset.reindex(start.index).to_numpy() >= start["day"].to_numpy()
     reason = start["detail"].astype(str).to_numpy()
     left, untreatable = np.isin(reason, ["primary_only", "metastases_only"]), reason == "palliative"
     assert left.sum() > 200 and untreatable.sum() > 200
