@@ -54,9 +54,8 @@ def _optimize(method: str, z0, max_evaluations: int, cached: dict, log_name: str
             rec = worker(x)
             cache.add(rec, log_name)
         trace.append(rec)
-        value = deviance_of(rec)
-        if cal.priors is not None:  # stated priors: the posterior's mode, not the likelihood's
-            value -= 2.0 * float(cal.log_prior_u(cal.x_to_u(x)[None, :])[0])
+        # stated priors: the posterior's mode, not the likelihood's
+        value = deviance_of(rec) + cal.prior_penalty(x)
         return value if math.isfinite(value) else 1e12
 
     if method == "powell":

@@ -195,10 +195,7 @@ def objective(cal, record: dict) -> float:
     """What the best fit minimises: the deviance, minus twice the log prior density where the
     spec states priors (the posterior's mode on the simulator; in flat directions the prior,
     not Monte Carlo noise, decides)."""
-    penalty = 0.0
-    if cal.priors is not None:
-        penalty = -2.0 * float(cal.log_prior_u(cal.x_to_u(np.array(record["x"]))[None, :])[0])
-    return _finite(deviance_of(record) + penalty)
+    return _finite(deviance_of(record) + cal.prior_penalty(np.array(record["x"])))
 
 
 def fit_by_history_matching(cal, runner, outputs: list[Output], seed: int, directory: Path,

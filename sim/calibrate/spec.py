@@ -223,15 +223,18 @@ class Calibration:
                     for i, dist in enumerate(self.priors)]
         return np.sum(dens, axis=0)
 
+    def prior_penalty(self, x: np.ndarray) -> float:
+        """Minus twice the log prior at one parameter vector: what the best fit adds to the
+        deviance (0 with uniform priors)."""
+        return 0.0 if self.priors is None else -2.0 * float(self.log_prior_u(self.x_to_u(x))[0])
+
     def prior_interval(self, i: int) -> tuple[float, float]:
         """The prior's central 95% interval: the bounds' central 95% (on the parameter's scale)
         if uniform, else the stated distribution's truncated to the bounds."""
         lo, hi = float(self.low[i]), float(self.high[i])
         if self.priors is None:
-            if self.log[i]:
-                w = (np.log(hi) - np.log(lo)) * 0.025
-                return float(np.exp(np.log(lo) + w)), float(np.exp(np.log(hi) - w))
-            return lo + 0.025 * (hi - lo), hi - 0.025 * (hi - lo)
+            ends = self.u_to_x(np.array([[0.025] * len(self.names), [0.975] * len(self.names)]))
+            return float(ends[0, i]), float(ends[1, i])
         dist = self.priors[i]
         a, b = dist.cdf(lo), dist.cdf(hi)
         return float(dist.ppf(a + 0.025 * (b - a))), float(dist.ppf(a + 0.975 * (b - a)))
