@@ -112,7 +112,8 @@ def psa_points(sweep: Sweep) -> list[dict]:
         for arm in sweep.arms:
             for file in posteriors.get(arm, []):
                 table = tables[file]
-                row = table.iloc[int(_stream(seed, d, file).integers(len(table)))]
+                # keyed by the file's name, not its path: the same draws wherever the project is
+                row = table.iloc[int(_stream(seed, d, Path(file).name).integers(len(table)))]
                 point[arm].update({f"{c}.value": float(row[c]) for c in table.columns if c != "draw"})
             for path, param in drawn[arm].items():
                 assert param.uncertainty is not None  # psa_paths keeps uncertain parameters only

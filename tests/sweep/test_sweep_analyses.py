@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -221,3 +222,14 @@ def test_tornado_error_is_the_paired_error_between_the_ends(tmp_path):
     # the same patients at both ends: most of the noise cancels in the swing
     assert 0 < bar["mc_se"] < 0.7 * bar["independent_bound"]
     assert bar["noise"] == (bar["swing"] < 2 * bar["mc_se"])
+
+
+def test_psa_draws_do_not_depend_on_where_the_project_is(tmp_path):
+    # the same sweep in two copies of the tree picks the same posterior sets
+    points = []
+    for name in ("a", "b/deeper"):
+        root = tmp_path / name
+        for folder in ("scenarios", "calibration"):
+            shutil.copytree(ROOT / folder, root / folder)
+        points.append(psa_points(load_sweep(root / "scenarios" / "sweeps" / "reference_posterior_psa.yaml")))
+    assert points[0] == points[1] and len(points[0]) == 200
