@@ -43,6 +43,7 @@ FOLLOW_UP_VISIT = "follow_up_visit"
 PALLIATIVE_START = "palliative_start"
 RESTAGING = "restaging"
 SUPPORTIVE_CARE = "supportive_care"
+TREATMENT_BREAK = "treatment_break"
 PROGRESSION_DETECTED = "progression_detected"
 DEATH = "death"
 END_OF_FOLLOW_UP = "end_of_follow_up"
@@ -80,6 +81,8 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
                 "(regional therapy)", "restaging number"),
     SUPPORTIVE_CARE: ("why: decision (the MDT's or the patient's) or after_therapy (no further "
                       "line)", "0; from here the cancer death hazard is the supportive-care one"),
+    TREATMENT_BREAK: ("'' (the first palliative line ended, the disease controlled: restaging "
+                      "goes on off treatment)", "0"),
     PROGRESSION_DETECTED: ("how: imaging or symptoms", "day of the (latent) true progression"),
     DEATH: ("cause: cancer or other", "0"),
     END_OF_FOLLOW_UP: ("", "0 (administrative censoring at the horizon)"),
@@ -91,8 +94,9 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
 
 
 #: phases of surveillance without anti-cancer treatment: a progression found in one of them was
-#: found after treatment, in any other phase (every treatment phase) during it (Li 2021 Table 3)
-SURVEILLANCE_PHASES: Final = ("follow_up", "watch_and_wait", "supportive_care")
+#: found after treatment, in any other phase (every treatment phase) during it (Li 2021 Table 3).
+#: A break after a first palliative line is one: the line has ended, only restaging goes on.
+SURVEILLANCE_PHASES: Final = ("follow_up", "watch_and_wait", "treatment_break", "supportive_care")
 
 #: the fields of an event row, in order (the flat log holds them one row after the other)
 FIELDS = ("patient_id", "day", "event", "phase", "detail", "value")

@@ -44,7 +44,7 @@ from sim.model import events as ev
 from sim.outcomes.schemas import from_codes, labels_of
 
 PHASES = ("neoadjuvant", "consolidation", "local_treatment", "adjuvant", "watch_and_wait",
-          "follow_up", "palliative", "supportive_care")
+          "follow_up", "palliative", "treatment_break", "supportive_care")
 STATUSES = ("progression_free", "progressed")
 #: every state, phase by phase: ``"<phase>/<status>"``
 STATES = tuple(f"{phase}/{status}" for phase in PHASES for status in STATUSES)

@@ -34,4 +34,7 @@ class PalliativeTherapy(BaseModel):
     relapse_line: LaterLine | None = Field(
         None, description="a first palliative line for a relapse found in surveillance after "
         "treatment ended (before the later lines); none: the later lines only")
+    reintroduction_line: LaterLine | None = Field(
+        None, description="the first line's regimen reintroduced after a progression found in "
+        "the break that followed it (before the later lines); none: the later lines only")
     source: str | None = None

@@ -41,11 +41,13 @@ def test_untreated_time_runs_at_its_own_hazard_by_hand():
     assert clock.t_progression == pytest.approx(60.0 + 0.9 * 300 - 30 - 60)
 
 
-def _with_palliative(write_scenario, lines, patients=3000, **extra):
+def _with_palliative(write_scenario, lines, patients=3000, first_line_months=6,
+                     reintroduction=None, **extra):
     path = write_scenario({
         "extends": str(REFERENCE),
-        "parameters": {"palliative_therapy": {"first_line_months": 6, "later_lines": lines,
-                                              "relapse_line": None},
+        "parameters": {"palliative_therapy": {"first_line_months": first_line_months,
+                                              "later_lines": lines, "relapse_line": None,
+                                              "reintroduction_line": reintroduction},
                        **extra},
         "run": {"patients": patients, "seed": 23},
     })
@@ -107,6 +109,48 @@ def test_first_line_stops_at_the_scan_that_finds_progression(write_scenario):
     on_grid = np.isclose(weeks / 9, np.round(weeks / 9)) | by_scan.index.isin(
         scans[scans["phase"].astype(str) == "palliative"]["patient_id"])
     assert on_grid.mean() > 0.95
+
+
+def test_a_break_follows_a_first_line_and_its_progression_gets_the_regimen_again(write_scenario):
+    """A 3-month first line for controlled disease, then a break (restaging only): a progression
+    found in the break is found after treatment (Li 2021 Table 3), and the induction regimen is
+    reintroduced (always, mean 5 months) before supportive care: the median time from the
+    progression to supportive care is about the exponential's median, 5 ln 2 = 3.47 months."""
+    events, table = _with_palliative(write_scenario, [{"probability": 0.0, "mean_months": 5}],
+                                     4000, first_line_months=3,
+                                     reintroduction={"probability": 1.0, "mean_months": 5})
+    breaks = events[events["event"] == ev.TREATMENT_BREAK].set_index("patient_id")["day"]
+    assert len(breaks) > 200 and not breaks.index.duplicated().any()
+    assert (events.loc[events["event"] == ev.TREATMENT_BREAK, "phase"].astype(str)
+            == ev.TREATMENT_BREAK).all()
+    # the break starts when the line's last cycle has run its course: no cycle inside a break
+    found = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    in_break = breaks.index.intersection(found.index)
+    assert len(in_break) > 150
+    cycles = events[events["event"] == ev.CHEMO_CYCLE]
+    cday, cpid = cycles["day"].to_numpy(), cycles["patient_id"].to_numpy()
+    start, end = breaks.reindex(cpid).to_numpy(), found.reindex(cpid).to_numpy()
+    assert not ((cday > start) & (cday < end)).any()
+    timing = table.set_index("patient_id").loc[in_break, "progression_timing"].astype(str)
+    assert (timing == "after_treatment").all()
+    # reintroduction: cycles after the progression, then supportive care about 5 ln 2 later
+    bsc = events[(events["event"] == ev.SUPPORTIVE_CARE)
+                 & (events["detail"].astype(str) == "after_therapy")].groupby("patient_id")["day"].min()
+    both = in_break.intersection(bsc.index)
+    assert len(both) > 100
+    assert set(both) <= set(cycles.loc[cycles["day"] >= cycles["patient_id"].map(found), "patient_id"])
+    months = (bsc[both] - found[both]) / DAYS_PER_MONTH
+    assert 2.6 < np.median(months) < 4.0
+
+
+def test_without_a_reintroduction_a_progression_in_the_break_goes_to_the_later_lines(write_scenario):
+    events, _ = _with_palliative(write_scenario, [{"probability": 0.0, "mean_months": 5}], 2000,
+                                 first_line_months=3)
+    breaks = events[events["event"] == ev.TREATMENT_BREAK]["patient_id"].unique()
+    found = events[events["event"] == ev.PROGRESSION_DETECTED].groupby("patient_id")["day"].min()
+    cycles = events[events["event"] == ev.CHEMO_CYCLE]
+    after = cycles[cycles["day"] > cycles["patient_id"].map(found).fillna(np.inf)]
+    assert len(breaks) > 100 and not after["patient_id"].isin(breaks).any()
 
 
 def test_progression_found_during_adjuvant_at_three_monthly_scans(write_scenario):

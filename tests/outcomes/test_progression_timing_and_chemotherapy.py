@@ -53,6 +53,7 @@ def _arrive_and_detect(pid: int, phase: str, day: float = 200.0) -> list[tuple]:
     ("local_treatment", "during_treatment"), ("adjuvant", "during_treatment"),
     ("palliative", "during_treatment"), ("follow_up", "after_treatment"),
     ("watch_and_wait", "after_treatment"), ("supportive_care", "after_treatment"),
+    ("treatment_break", "after_treatment"),
 ])
 def test_progression_timing_is_the_phase_of_detection(phase, timing):
     t = _table(_arrive_and_detect(0, phase), 1)

@@ -15,8 +15,8 @@ from sim.outcomes.timeline import PHASES, STATES, days_in_states, state_timeline
 from sim.scenario.loader import load_scenario
 
 COLUMNS = ["patient_id", "day", "event", "phase", "detail", "value"]
-NEO, LOCAL, ADJ, FU, PAL, BSC = ("neoadjuvant", "local_treatment", "adjuvant", "follow_up",
-                                 "palliative", "supportive_care")
+NEO, LOCAL, ADJ, FU, PAL, BSC, BRK = ("neoadjuvant", "local_treatment", "adjuvant", "follow_up",
+                                      "palliative", "supportive_care", "treatment_break")
 
 ROWS = [
     # 0: neoadjuvant, surgery, adjuvant, follow-up, progression found at a visit, palliative care
@@ -61,6 +61,18 @@ ROWS = [
     (4, 50.0, ev.PROCEDURE, LOCAL, "liver_rfa", 0.0),
     (4, 50.0, ev.CHEMO_CYCLE, NEO, "CAPOX", 2.0),
     (4, 80.0, ev.DEATH, NEO, "other", 0.0),
+    # 5: a first palliative line, a break in which restaging finds the progression, the
+    # regimen reintroduced
+    (5, 0.0, ev.ARRIVAL, NEO, "0", 66.0),
+    (5, 0.0, ev.CHEMO_CYCLE, NEO, "CAPOX", 1.0),
+    (5, 30.0, ev.MDT, NEO, "palliative", 2.0),
+    (5, 30.0, ev.PALLIATIVE_START, PAL, "palliative", 0.0),
+    (5, 30.0, ev.CHEMO_CYCLE, PAL, "CAPOX", 2.0),
+    (5, 200.0, ev.TREATMENT_BREAK, BRK, "", 0.0),
+    (5, 263.0, ev.RESTAGING, BRK, "", 1.0),
+    (5, 326.0, ev.PROGRESSION_DETECTED, BRK, "imaging", 300.0),
+    (5, 330.0, ev.CHEMO_CYCLE, PAL, "CAPOX", 3.0),
+    (5, 400.0, ev.DEATH, PAL, "cancer", 0.0),
 ]
 
 EXPECTED = [
@@ -75,6 +87,11 @@ EXPECTED = [
     (3, "neoadjuvant/progression_free", 0.0, 40.0),
     (3, "supportive_care/progressed", 40.0, 100.0),
     (4, "neoadjuvant/progression_free", 0.0, 80.0),
+    (5, "neoadjuvant/progression_free", 0.0, 30.0),
+    (5, "palliative/progression_free", 30.0, 200.0),
+    (5, "treatment_break/progression_free", 200.0, 326.0),
+    (5, "treatment_break/progressed", 326.0, 330.0),
+    (5, "palliative/progressed", 330.0, 400.0),
 ]
 
 
@@ -100,7 +117,7 @@ def test_hand_written_log(categorical):
 
 
 def test_the_order_of_patients_in_the_log_does_not_matter():
-    reordered = [r for pid in (4, 3, 2, 1, 0) for r in ROWS if r[0] == pid]
+    reordered = [r for pid in (5, 4, 3, 2, 1, 0) for r in ROWS if r[0] == pid]
     pd.testing.assert_frame_equal(state_timeline(_frame(reordered)), state_timeline(_frame(ROWS)))
 
 
@@ -111,13 +128,14 @@ def test_a_log_without_an_exit_is_refused():
 
 def test_days_in_states():
     days = days_in_states(state_timeline(_frame(ROWS)), by="phase")
-    assert days.index.tolist() == [0, 1, 3, 4]
+    assert days.index.tolist() == [0, 1, 3, 4, 5]
     assert list(days.columns) == list(PHASES)
     assert days.loc[0, "follow_up"] == 185.0 and days.loc[0, "palliative"] == 295.0
-    assert days.loc[1].tolist() == [0, 0, 23.0, 0, 0, 477.0, 0, 0]
+    assert days.loc[1].tolist() == [0, 0, 23.0, 0, 0, 477.0, 0, 0, 0]
+    assert days.loc[5, "treatment_break"] == 130.0 and days.loc[5, "palliative"] == 240.0
     by_state = days_in_states(state_timeline(_frame(ROWS)))
     assert by_state.loc[3, "supportive_care/progressed"] == 60.0
-    assert by_state.sum(axis=1).tolist() == [690.0, 500.0, 100.0, 80.0]
+    assert by_state.sum(axis=1).tolist() == [690.0, 500.0, 100.0, 80.0, 400.0]
 
 
 # ------------------------------------------------------------------ real runs

@@ -5,11 +5,15 @@ pathway. With ``parameters.palliative_therapy``, what follows is what a medical 
 
 - disease not yet progressed: a first line of the patient's regimen for its planned length, with
   restaging at the palliative interval; it stops at the scan (or the symptoms) that reveal
-  progression. If it ends first, therapy pauses and restaging goes on until progression is found;
+  progression. If it ends first, a treatment break follows (phase ``treatment_break``, off
+  treatment: a progression found there was found after treatment, Li 2021 Table 3's sense),
+  with restaging until progression is found;
 - after a detected progression: each later line in turn, if the patient is fit for it, for a time
-  drawn from its mean (a relapse found in surveillance after treatment ended first gets the
-  ``relapse_line``, a first line, since its disease has not failed chemotherapy lately); then best
-  supportive care, under which the cancer death hazard runs at the supportive-care ratio.
+  drawn from its mean; then best supportive care, under which the cancer death hazard runs at the
+  supportive-care ratio. Two first lines may come before the later ones, since the disease has not
+  failed chemotherapy lately: the ``relapse_line`` for a relapse found in surveillance after
+  curative treatment ended, the ``reintroduction_line`` (the induction regimen again, OPTIMOX1,
+  CAIRO3) for a progression found in the break.
 
 The disease runs at the hazard of what is being done: the ``palliative`` state on a line (sites
 left untreated locally, whatever was treated before), ``untreated`` during a pause or supportive
@@ -49,6 +53,8 @@ class PalliativeParams:
     """(probability of receiving it, mean days on it), in order"""
     relapse_line: tuple[float, float] | None = None
     """the same for a first line after a relapse found in surveillance"""
+    reintroduction_line: tuple[float, float] | None = None
+    """the same for the first line again after a progression found in its break"""
 
 
 def compile_palliative(params: Parameters) -> PalliativeParams | None:
@@ -62,6 +68,7 @@ def compile_palliative(params: Parameters) -> PalliativeParams | None:
         first_line_days=pt.first_line_months.value * DAYS_PER_MONTH,
         later_lines=tuple(line(spec) for spec in pt.later_lines),
         relapse_line=None if pt.relapse_line is None else line(pt.relapse_line),
+        reintroduction_line=None if pt.reintroduction_line is None else line(pt.reintroduction_line),
     )
 
 
@@ -101,6 +108,8 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
     def run(p: Patient) -> StepProcess:
         # a relapse found in surveillance after treatment ended: first-line therapy comes first
         relapse = p.detected and p.phase in SURVEILLANCE
+        # the first line again before the later lines: after that relapse, or after a break
+        relapse_line = pp.relapse_line if relapse and pp is not None else None
         p.enter_palliative(_reason(spec, p), "palliative" if spec.therapy else "supportive_care")
         if not spec.therapy:
             supportive_care(p, "decision")
@@ -122,11 +131,15 @@ def build(spec: PalliativeStep, ctx: Context) -> Runner:
                 yield from p.carry_out(restaged_course(p, _LINE, cp, p.env.now, n, every, True))
             finally:
                 p.end_course()
-            if not p.detected:  # a pause: restaging goes on
+            if not p.detected:  # the line ended with the disease controlled: a break
+                p.phase = ev.TREATMENT_BREAK
+                p.log(ev.TREATMENT_BREAK)
                 yield from _restage_until_detection(p, every)
+                p.phase = "palliative"  # the lines after its progression
+                relapse_line = pp.reintroduction_line
         lines = pp.later_lines
-        if relapse and pp.relapse_line is not None:
-            lines = (pp.relapse_line, *lines)
+        if relapse_line is not None:
+            lines = (relapse_line, *lines)
         for probability, mean_days in lines:
             u = p.durations.keyed("palliative_lines").take(2)
             if u[0] >= probability:

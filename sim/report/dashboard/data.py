@@ -280,7 +280,7 @@ SWIMMER_EVENTS = {
     ev.PROCEDURE: "surgery / ablation", ev.TOXICITY: "grade 3-4 toxicity",
     ev.PROGRESSION_DETECTED: "progression detected", ev.DEATH: "death",
     ev.IMMUNOTHERAPY_DOSE: "immunotherapy dose", ev.REGIONAL_SESSION: "regional liver therapy",
-    ev.MDT: "MDT", ev.END_OF_FOLLOW_UP: "end of follow-up",
+    ev.MDT: "MDT", ev.END_OF_FOLLOW_UP: "end of follow-up", ev.TREATMENT_BREAK: "treatment break",
 }
 
 

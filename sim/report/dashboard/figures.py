@@ -25,7 +25,7 @@ SYMBOLS = {
     "chemotherapy cycle": "circle", "radiotherapy fraction": "line-ns-open",
     "surgery / ablation": "diamond", "grade 3-4 toxicity": "x", "progression detected": "triangle-up",
     "death": "square", "immunotherapy dose": "star", "regional liver therapy": "hexagon",
-    "MDT": "circle-open", "end of follow-up": "line-ew-open",
+    "MDT": "circle-open", "end of follow-up": "line-ew-open", "treatment break": "hourglass",
 }
 TEMPLATE = "plotly_white"
 STYLE: dict[str, Any] = {"font": {"size": 13}, "margin": {"l": 60, "r": 20, "t": 60, "b": 50}}
