@@ -330,7 +330,8 @@ def validate_targets_command(result_dir: Path, targets: Path) -> None:
     print_targets(out, rows, f"{result_dir} against {targets}")
 
 
-from sim import cli_calibration  # noqa: E402,F401  (registers `crcsim recover` on the app above)
+# register `crcsim recover` and `crcsim virtual-trial` on the app above
+from sim import cli_calibration, cli_trial  # noqa: E402,F401
 
 #: commands after which the process ends at once (see :func:`_end_process`)
 QUICK_EXIT = frozenset({"run", "compare", "dashboard"})
