@@ -126,6 +126,7 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             result = run_comparison(scenarios, replications, seed, workers, parameter_sets,
                                     on_arm=on_arm, executor=executor, on_replication=on_replication)
         per_rep = result.pop("per_replication")
+        _incomparable_completion(result["pairs"], scenarios)
         result = {
             "arms": {name: {"summary": summaries[name], "metrics": result["arms"][name]}
                      for name in names},
@@ -155,6 +156,22 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
              "replications": replications, "patients_per_arm": n,
              "parameter_uncertainty": parameter_uncertainty}
     return shown, target
+
+
+INCOMPARABLE_COMPLETION = ("the arms define completion differently (strategy.completion): each "
+                           "arm's rate is reported, not their difference")
+
+
+def _incomparable_completion(pairs: dict, scenarios: list) -> None:
+    """A completion rate is a share of patients who met *their strategy's* criteria: between arms
+    whose criteria differ (TNT's consolidation cycles, a regional therapy's sessions) the
+    difference compares two definitions, not two outcomes, so it is withheld with a note."""
+    definitions = {s.name: s.strategy.completion for s in scenarios}
+    for block in pairs.values():
+        if definitions[block["arm"]] != definitions[block["reference"]]:
+            block["differences"]["completion_rate"] = {"mean": None, "ci95": None,
+                                                       "note": INCOMPARABLE_COMPLETION}
+            block.setdefault("notes", []).append(INCOMPARABLE_COMPLETION)
 
 
 def _long_frame(per_rep: dict) -> pd.DataFrame:

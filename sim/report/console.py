@@ -128,6 +128,9 @@ def print_comparison(out: Console, result: dict, target: Path) -> None:
             row.append(_fmt(block["mean"], hr.unit) + (f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
         table.add_row(*row)
     out.print(table)
+    for p in result["pairs"].values():
+        for note in p.get("notes", []):
+            out.print(f"{p['arm']} vs {p['reference']}: {note}")
     for pair, params in result.get("dependence", {}).items():
         if not params:
             continue

@@ -19,6 +19,7 @@ from sim.compare.paired import (
     replication_seeds,
     run_comparison,
 )
+from sim.compare.run import INCOMPARABLE_COMPLETION
 from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,10 +113,16 @@ def test_compare_command_writes_paired_results(tmp_path):
         "dashboard.html"}
     data = json.loads((out / "comparison.json").read_text())
     pair = data["pairs"]["tnt_scrt_consolidation vs li2021_reference"]
-    for key in ("completion_rate", "grade34_toxicity_rate", "surgical_complication_rate", "os_12",
+    for key in ("grade34_toxicity_rate", "surgical_complication_rate", "os_12",
                 "os_24", "os_36", "pfs_36", "rmst_os_36", "rmst_os_60", "hazard_ratio_os",
                 "hazard_ratio_pfs"):
         assert pair["differences"][key]["ci95"] is not None, key
+    # TNT completes on consolidation cycles, the reference on adjuvant ones: no difference of
+    # two definitions, each arm's own rate instead, and a note saying why
+    assert pair["differences"]["completion_rate"]["mean"] is None
+    assert pair["notes"] == [INCOMPARABLE_COMPLETION]
+    assert "define completion differently" in " ".join(r.stdout.split())
+    assert data["arms"]["tnt_scrt_consolidation"]["metrics"]["completion_rate"]["mean"] > 0
     # each arm's directory is what `crcsim run` writes for the first replication's seed
     summary = json.loads((out / "tnt_scrt_consolidation" / "summary.json").read_text())
     assert summary["seed"] == 5 and summary["n_patients"] == 120
