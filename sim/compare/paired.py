@@ -251,6 +251,14 @@ def posterior_file(scenario) -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
+def assumed_effects(scenario) -> dict[str, float]:
+    """The overrides that set every strategy effect that is not 1 to 1: the same strategy with
+    its assumed effects removed, what the model's mechanisms alone make of it."""
+    effects = scenario.parameters.effects
+    return {f"parameters.effects.{name}.value": 1.0 for name in type(effects).model_fields
+            if getattr(effects, name).value != 1.0}
+
+
 def effect_paths(scenario) -> list[str]:
     """The strategy effects with an uncertainty distribution (``parameters.effects.*``)."""
     effects = scenario.parameters.effects

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.compare.paired import ArmRun, dependence, draw_overrides, run_comparison
+from sim.compare.paired import ArmRun, assumed_effects, dependence, draw_overrides, run_comparison
 from sim.errors import InputError
 from sim.execution.executor import Executor
 from sim.io.atomic import swap_into_place
@@ -59,6 +59,15 @@ class Plan:
     overrides: dict
     seed: int
     target: Path
+
+    @property
+    def mechanisms_only(self) -> bool:
+        """Whether an arm assumes effects: the comparison is then run again without them."""
+        return any(assumed_effects(s) for s in self.scenarios)
+
+    def runs(self, replications: int) -> int:
+        """Arm runs in all (for a progress bar)."""
+        return replications * len(self.scenarios) * (2 if self.mechanisms_only else 1)
 
 
 def prepare(paths: list[Path], patients: int | None, seed: int | None, out_dir: Path | None,
@@ -100,6 +109,13 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             drawn.append(merged)
             return [load_scenario(p, {**overrides, **d}) for p, d in zip(paths, draws, strict=True)]
 
+    def mechanism_sets(r: int) -> list:
+        """Replication r's arms with every assumed effect at 1 (the same parameter draw)."""
+        draws = (draw_overrides(scenarios, r, seed) if parameter_uncertainty
+                 else [{} for _ in scenarios])
+        return [load_scenario(p, {**overrides, **d, **assumed_effects(s)})
+                for p, d, s in zip(paths, draws, scenarios, strict=True)]
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     summaries: dict[str, dict] = {}
@@ -125,6 +141,15 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
         with Executor(backend if replications > 1 else "serial", workers, scheduler) as executor:
             result = run_comparison(scenarios, replications, seed, workers, parameter_sets,
                                     on_arm=on_arm, executor=executor, on_replication=on_replication)
+            mechanisms = None
+            if plan.mechanisms_only:
+                mechanisms = run_comparison(mechanism_sets(0), replications, seed, workers,
+                                            mechanism_sets if parameter_uncertainty else None,
+                                            executor=executor,
+                                            on_arm=lambda _: tick() if tick is not None else None,
+                                            on_replication=on_replication)
+                mechanisms.pop("per_replication")
+                _incomparable_completion(mechanisms["pairs"], scenarios)
         per_rep = result.pop("per_replication")
         _incomparable_completion(result["pairs"], scenarios)
         result = {
@@ -138,6 +163,11 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             "replication_seeds": result["replication_seeds"],
             "common_random_numbers": result["common_random_numbers"],
             "parameter_uncertainty": parameter_uncertainty,
+            # the same comparison with every assumed strategy effect at 1: how much of each
+            # contrast the model's mechanisms make, and how much is the assumption
+            "mechanisms_only": None if mechanisms is None else {
+                "effects_set_to_one": {s.name: sorted(assumed_effects(s)) for s in scenarios},
+                "arms": mechanisms["arms"], "pairs": mechanisms["pairs"]},
             "interval": ("2.5-97.5% of the replications' estimates (parameter uncertainty and "
                          "Monte Carlo error)" if parameter_uncertainty else
                          "t interval of the mean over replications (Monte Carlo error)"),
@@ -152,7 +182,7 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
         raise
     # the table shows metric intervals per arm
     shown = {"arms": {k: v["metrics"] for k, v in result["arms"].items()}, "pairs": result["pairs"],
-             "dependence": result["dependence"],
+             "dependence": result["dependence"], "mechanisms_only": result["mechanisms_only"],
              "replications": replications, "patients_per_arm": n,
              "parameter_uncertainty": parameter_uncertainty}
     return shown, target

@@ -98,6 +98,38 @@ def _fmt(x, unit: str, signed: bool = False) -> str:
     return f"{x:+.1f}" if signed else f"{x:.1f}"
 
 
+_MECHANISM_ROWS = ("os_36", "pfs_36", "hazard_ratio_os", "hazard_ratio_pfs")
+
+
+def _print_mechanisms(out: Console, result: dict) -> None:
+    """Each pair's contrast as the strategies state it, beside the same with every assumed
+    effect at 1: what the mechanisms make of the strategy, and what is assumption."""
+    mech = result["mechanisms_only"]
+    table = Table(title="How much is mechanism: the contrasts with every assumed strategy effect "
+                        "at 1 (same patients, same replications)")
+    table.add_column("pair")
+    table.add_column("outcome")
+    table.add_column("with the assumed effects", justify="right")
+    table.add_column("mechanisms only", justify="right")
+    for name, full in result["pairs"].items():
+        only = mech["pairs"][name]["differences"]
+        for key in _MECHANISM_ROWS:
+            u = VOCABULARY[key].unit
+            cells = []
+            for block in (full["differences"][key], only[key]):
+                ci = block.get("ci95")
+                text = _fmt(block["mean"], u, u != "ratio")
+                if ci:
+                    text += f" ({_fmt(ci[0], u, u != 'ratio')} to {_fmt(ci[1], u, u != 'ratio')})"
+                cells.append(text)
+            table.add_row(name, VOCABULARY[key].short, *cells)
+    out.print(table)
+    for arm, effects in mech["effects_set_to_one"].items():
+        if effects:
+            out.print(f"{arm}: set to 1: " + ", ".join(e.removeprefix("parameters.effects.")
+                                                        .removesuffix(".value") for e in effects))
+
+
 def print_comparison(out: Console, result: dict, target: Path) -> None:
     arms = list(result["arms"])
     reps = result["replications"]
@@ -131,6 +163,8 @@ def print_comparison(out: Console, result: dict, target: Path) -> None:
     for p in result["pairs"].values():
         for note in p.get("notes", []):
             out.print(f"{p['arm']} vs {p['reference']}: {note}")
+    if result.get("mechanisms_only"):
+        _print_mechanisms(out, result)
     for pair, params in result.get("dependence", {}).items():
         if not params:
             continue

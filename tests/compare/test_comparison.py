@@ -188,3 +188,25 @@ def test_replications_on_the_execution_layer_match_in_process():
     with Executor("processes", 2) as executor:
         there = run_comparison(arms, 3, 5, executor=executor)
     assert there == here
+
+
+def test_mechanisms_only_removes_exactly_the_assumed_effects(tmp_path, write_scenario):
+    """An arm that differs from the reference only by an assumed effect: the contrast with the
+    effect is not zero, the mechanisms-only contrast is exactly zero (the same patients, the
+    same strategy); a real strategy keeps a contrast of its own."""
+    effect_only = write_scenario({"extends": str(REFERENCE), "name": "effect_only",
+                                  "parameters": {"effects": {"progression_hazard_ratio": {
+                                      "value": 0.5, "source": "test"}}}}, "effect_only.yaml")
+    out = tmp_path / "cmp"
+    r = crcsim("compare", str(REFERENCE), str(effect_only), "--patients", "200",
+               "--replications", "2", "--out", str(out), "--no-dashboard")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((out / "comparison.json").read_text())
+    name = "effect_only vs li2021_reference"
+    assert data["pairs"][name]["differences"]["pfs_36"]["mean"] > 0.02
+    mech = data["mechanisms_only"]
+    assert mech["effects_set_to_one"] == {
+        "li2021_reference": [], "effect_only": ["parameters.effects.progression_hazard_ratio.value"]}
+    for key in ("os_36", "pfs_36", "rmst_os_36", "grade34_toxicity_rate", "completion_rate"):
+        assert mech["pairs"][name]["differences"][key]["mean"] == 0.0, key
+    assert "mechanisms only" in " ".join(r.stdout.split())

@@ -179,7 +179,11 @@ def build_figures(loaded: d.Loaded) -> list[Panel]:
     panels.append(("queues", "", f.queues_figure(queues, centres), ""))
     panels.append(("waits", "", f.waits_figure({s.name: d.waits(s.events) for s in strategies}), ""))
     if loaded.comparison:
-        pairs = loaded.comparison.get("pairs", {})
+        pairs = dict(loaded.comparison.get("pairs", {}))
+        # beside each contrast, the same with every assumed strategy effect at 1
+        mechanisms = loaded.comparison.get("mechanisms_only") or {}
+        pairs |= {f"{name} (mechanisms only)": block
+                  for name, block in mechanisms.get("pairs", {}).items()}
         panels.append(("differences", "7. Differences between strategies",
                        f.differences_figure(pairs), ""))
         panels.append(("forest", "", f.forest_figure(pairs), ""))
