@@ -134,11 +134,12 @@ def test_virtual_trial_writes_its_results_and_is_reproducible(tmp_path):
     # no patient is followed past the study's longest follow-up, so no 5-year landmark
     assert "os_median" in set(table["statistic"])
     assert (tmp_path / "a" / "trial.html").stat().st_size > 100_000
-    # the same design and seed, serially: identical replicates
-    r = crcsim("virtual-trial", str(design), "--backend", "serial", "--out", str(tmp_path / "b"),
-               "--quiet")
-    assert r.returncode == 0, r.stderr
-    pd.testing.assert_frame_equal(table, pd.read_parquet(tmp_path / "b" / "replicates.parquet"))
+    # the same design and seed, serially and on a Dask cluster: identical replicates
+    for backend in ("serial", "dask"):
+        r = crcsim("virtual-trial", str(design), "--backend", backend, "--workers", "2",
+                   "--out", str(tmp_path / backend), "--quiet")
+        assert r.returncode == 0, r.stderr
+        pd.testing.assert_frame_equal(table, pd.read_parquet(tmp_path / backend / "replicates.parquet"))
 
 
 @pytest.mark.parametrize(("change", "field"), [
