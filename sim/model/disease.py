@@ -12,7 +12,8 @@ Progression hazard: h(t) = HR_state * HR_covariates * h0(t), h0 Weibull in time 
 treatment. A patient whose every site is treated may be cured (no residual disease, never
 progresses), decided by a uniform drawn at baseline: with a fixed probability, or (with
 ``micrometastases``) by where the patient's residual burden, grown by untreated time and
-reduced by adjuvant cycles, falls against what clears (a probit threshold, see
+reduced by the cycles delivered (after the operations, and before them), falls against what
+clears (a probit threshold, see
 :class:`sim.scenario.disease.Micrometastases`).
 Cancer death: Weibull in time since true progression, times covariate hazard ratios.
 Background death: the life table by age and sex, piecewise constant by age band.
@@ -61,6 +62,10 @@ class DiseaseParams:
     #: gained per adjuvant cycle
     growth_probit_per_day: float = 0.0
     kill_probit_per_cycle: float = 0.0
+    preoperative_kill_probit_per_cycle: float = 0.0
+    """the same for a cycle given before every site is treated"""
+    reduced_dose_kill_ratio: float = 1.0
+    """a reduced-dose cycle's kill relative to a full-dose one's (see cycles_equivalent)"""
     cure_probit: float = 0.0
     """the probit of ``cure_probability``: the threshold with no untreated time, no adjuvant"""
     untreated_factor: float = 1.0
@@ -80,6 +85,7 @@ class DiseaseClock:
         "state", "cured", "t_progression", "t_cancer_death", "t_background_death",
         "cure_z", "untreated_days", "_entered", "all_treated_at", "_growing",
         "_death_ratio", "_death_used", "_death_since", "t_death", "t_symptoms", "left_clear",
+        "killed",
     )
 
     def __init__(
@@ -108,6 +114,7 @@ class DiseaseClock:
             if params.growth_probit_per_day or params.kill_probit_per_cycle else 0.0
         )
         self.untreated_days = 0.0  # with sites untreated and no course running
+        self.killed = 0.0  # probit of the cure threshold gained by cycles before every site was treated
         self._entered = arrival
         self._growing = False
         self.all_treated_at = INF
@@ -212,16 +219,25 @@ class DiseaseClock:
         if not (p.growth_probit_per_day or p.kill_probit_per_cycle):
             return self.cured_if_treated
         threshold = (p.cure_probit - p.growth_probit_per_day * (self.untreated_days + extra_untreated_days)
-                     + p.kill_probit_per_cycle * adjuvant_cycles)
+                     + self.killed + p.kill_probit_per_cycle * adjuvant_cycles)
         return self.cure_z < threshold
+
+    def preoperative_given(self, now: float, cycles: float) -> None:
+        """``cycles`` (full-dose equivalents) given with curative intent before every site is
+        treated: what they removed counts when the last site is treated. Not after a progression
+        (the disease grew through them) nor once every site is treated (adjuvant_given)."""
+        if (self.p.preoperative_kill_probit_per_cycle and cycles > 0 and not self.cured
+                and self.t_progression > now and self.state != "all_sites_treated"):
+            self.killed += self.p.preoperative_kill_probit_per_cycle * cycles
 
     def exclude_cure(self) -> None:
         """Residual tumour is known to remain (a regrowth): treating the other sites cannot cure."""
         self.cured_if_treated = False
         self.cure_z = INF
 
-    def adjuvant_given(self, now: float, cycles: int, first_cycle: float) -> None:
-        """``cycles`` of adjuvant chemotherapy ended at ``now``, the first at ``first_cycle``:
+    def adjuvant_given(self, now: float, cycles: float, first_cycle: float) -> None:
+        """``cycles`` of adjuvant chemotherapy (full-dose equivalents) ended at ``now``, the first
+        at ``first_cycle``:
         they clear the residual micrometastases if the burden, grown from the last operation to
         the first cycle, falls under what they remove. Only once every site is treated: cycles
         given beside a site left untreated (an R2 resection's residual tumour) cure nothing."""
@@ -285,4 +301,9 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
         math.log10(2.0) / (micro.doubling_days.value * micro.log10_spread.value),
         kill_probit_per_cycle=0.0 if micro is None else
         micro.adjuvant_log10_kill_per_cycle.value / micro.log10_spread.value,
+        preoperative_kill_probit_per_cycle=0.0 if micro is None or micro.preoperative_kill_ratio is None
+        else micro.preoperative_kill_ratio.value * micro.adjuvant_log10_kill_per_cycle.value
+        / micro.log10_spread.value,
+        reduced_dose_kill_ratio=1.0 if micro is None or micro.reduced_dose_kill_ratio is None
+        else micro.reduced_dose_kill_ratio.value,
     )

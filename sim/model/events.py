@@ -67,7 +67,8 @@ EVENT_DOCS: dict[str, tuple[str, str]] = {
     RT_STOPPED: ("course", "fractions delivered before stopping"),
     REASSESSMENT: ("clinical response: CR, PR, SD", "0"),
     MDT: ("decision", "wait in days for a place at the meeting"),
-    PROCEDURE: ("procedure name, e.g. tme, liver_resection, lung_rfa, reoperation",
+    PROCEDURE: ("procedure name, e.g. tme, liver_resection, lung_rfa, reoperation, exploration "
+                "(a laparotomy that found the liver unresectable)",
                 "theatre or linac wait in days"),
     SITE_TREATED: ("site: rectum, liver, lung, distant_lymph_nodes", "0"),
     PATHOLOGY: ("ypCR or residual", "Mandard tumour regression grade (1 = ypCR)"),

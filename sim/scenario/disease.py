@@ -28,14 +28,20 @@ Covariate = (
 
 
 class Micrometastases(Frozen):
-    """Residual micrometastatic disease: what makes cure depend on time and adjuvant therapy.
+    """Residual micrometastatic disease: what makes cure depend on time and on the systemic
+    therapy delivered.
 
     A patient's residual burden, on a log10 scale relative to what local treatment alone clears,
     is a latent normal quantity (rank: the baseline cure draw), so that with no untreated time
-    and no adjuvant chemotherapy P(cure) is ``cure_probability_all_sites_treated``. Untreated
-    time (waits, breaks, the gap from the last operation to adjuvant chemotherapy) grows it by
-    one doubling every ``doubling_days``; each adjuvant cycle removes ``adjuvant_log10_kill_per_
-    cycle``. Delay then costs cures, so its effect on survival emerges rather than being set.
+    and no chemotherapy P(cure) is ``cure_probability_all_sites_treated``. Untreated time
+    (waits, breaks, the gap from the last operation to adjuvant chemotherapy) grows it by one
+    doubling every ``doubling_days``; each cycle delivered with curative intent removes
+    ``adjuvant_log10_kill_per_cycle`` (log-kill: a fixed fraction of the cells, whatever their
+    number): after the operations, and with ``preoperative_kill_ratio`` also before them
+    (neoadjuvant, consolidation: the cells outside the visible tumours are exposed to the same
+    drugs), times ``reduced_dose_kill_ratio`` once the dose has been reduced. Delay and the
+    chemotherapy a strategy actually delivers (how many cycles, when, at what dose) then decide
+    cures, so their effects on survival emerge rather than being set.
     """
 
     doubling_days: Days = Field(description="volume doubling time of untreated micrometastases")
@@ -43,6 +49,12 @@ class Micrometastases(Frozen):
         description="SD across patients of the log10 residual burden (relative to what clears)")
     adjuvant_log10_kill_per_cycle: NonNegative = Field(
         description="log10 of the burden one adjuvant cycle removes")
+    preoperative_kill_ratio: NonNegative | None = Field(
+        None, description="the kill of a cycle given before every site is treated, relative to an "
+        "adjuvant cycle's; none: preoperative cycles do not act on micrometastases")
+    reduced_dose_kill_ratio: Probability | None = Field(
+        None, description="the kill of a cycle after a dose reduction, relative to a full-dose "
+        "cycle's; none: the same kill")
 
 
 class Progression(Frozen):

@@ -251,6 +251,9 @@ class LocalTreatment(Frozen):
     )
     pcr_partial_response_odds_ratio: OddsRatio
     trg_if_residual: Mix = Field(description="Mandard tumour regression grade 2-4")
+    unresectable_at_exploration_probability: Probability | None = Field(
+        None, description="P(a planned liver resection finds the disease unresectable at "
+        "laparotomy: an exploration only, the liver left untreated); none: never")
 
 
 class FollowUpInterval(Frozen):

@@ -214,6 +214,51 @@ def test_adjuvant_cycles_clear_what_surgery_left_by_hand():
     assert not clock.cured and clock.t_progression < math.inf
 
 
+def test_preoperative_cycles_count_when_the_last_site_is_treated_by_hand():
+    """z = probit(0.55) = 0.1257 above a threshold of 0: 2 preoperative cycles of 0.06 (ratio 1)
+    bring it to 0.12, not enough; 3 to 0.18, cured at surgery. After a progression, or once
+    every site is treated, preoperative_given adds nothing."""
+    from dataclasses import replace
+    for cycles, cured in ((2.0, False), (3.0, True)):
+        params = replace(_micro(0.0, 0.06), preoperative_kill_probit_per_cycle=0.06)
+        clock = DiseaseClock(params, 0.0, [0.5, 0.5, 0.5, 0.5, 0.55], 50.0, True, 1.0, 1.0)
+        clock.preoperative_given(60.0, cycles)
+        clock.set_state(90.0, "all_sites_treated")
+        assert clock.cured is cured
+    # without the ratio (None: preoperative cycles do not act) nothing changes
+    clock = DiseaseClock(_micro(0.0, 0.06), 0.0, [0.5, 0.5, 0.5, 0.5, 0.55], 50.0, True, 1.0, 1.0)
+    clock.preoperative_given(60.0, 3.0)
+    clock.set_state(90.0, "all_sites_treated")
+    assert not clock.cured
+
+
+@pytest.mark.parametrize(("done", "already", "after", "expected"), [
+    (6, False, None, 6.0), (6, True, None, 4.8), (6, False, 1, 2 + 0.8 * 4), (2, False, 1, 2.0),
+    (6, False, 5, 6.0), (0, True, None, 0.0),
+])
+def test_cycles_equivalent_by_hand(done, already, after, expected):
+    """Cycles after a dose reduction (from the start if it came in an earlier course, or after
+    cycle index ``after``) count 0.8 of a full-dose cycle."""
+    from sim.model.treatments.chemotherapy import cycles_equivalent
+    assert cycles_equivalent(done, already, after, 0.8) == pytest.approx(expected)
+
+
+def test_more_preoperative_chemotherapy_cures_more_on_the_same_patients(write_scenario):
+    """EORTC 40983's perioperative arm with its strategy effect at 1: the cycles before the
+    hepatectomy act on the micrometastases too, so more patients are cured than with only the
+    cycles after it (preoperative_kill_ratio 0: none), on the same patients."""
+    from sim.compare.paired import paired_metrics
+    root = REFERENCE.parent
+    base = {"run.patients": 3000, "run.seed": 4, "parameters.effects.progression_hazard_ratio.value": 1.0}
+    path = "parameters.disease.progression.micrometastases.preoperative_kill_ratio.value"
+    tables = {}
+    for ratio in (0.0, 1.0):
+        s = load_scenario(root / "crlm_resectable_neoadjuvant.yaml", {**base, path: ratio})
+        tables[ratio], _ = analyse(run_scenario(s))
+    m = paired_metrics(tables[0.0], tables[1.0])
+    assert m["pfs_36"] > 0.01 and np.exp(m["log_hr_pfs"]) < 0.97
+
+
 def test_the_untreated_factor_multiplies_the_palliative_state_by_hand():
     """A pause in palliative therapy: palliative ratio 3 times the factor 2 = 6 times the base
     hazard from day 30; budget 0.9: 30 * 3 / 300 + 6 (t - 30) / 300 = 0.9 -> t = 30 + 30 = 60."""

@@ -227,3 +227,26 @@ def test_the_resectable_pair_holds_the_same_patients():
 
     a, b = (sample_population(x.with_run(patients=300), 0, 300) for x in arms)
     assert a.equals(b)
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.25])
+def test_a_liver_resection_may_find_the_disease_unresectable_at_laparotomy(probability):
+    """Upfront hepatectomy: with P(unresectable at exploration) 0.25 about a quarter of the
+    operations are explorations, the liver stays untreated and the patient goes on to palliative
+    care; at 0 there are none. The other draws are untouched: the same patients are resected or
+    explored, never both."""
+    path = "parameters.local_treatment.unresectable_at_exploration_probability.value"
+    s, events, patients, _ = _run("crlm_resectable_upfront.yaml",
+                                  **{"run.patients": 2000, path: probability})
+    check_invariants(s, events, patients)
+    procedures = events[events["event"] == ev.PROCEDURE]
+    explored = procedures.loc[procedures["detail"].astype(str) == "exploration", "patient_id"]
+    resected = procedures.loc[procedures["detail"].astype(str) == "liver_resection", "patient_id"]
+    share = len(explored) / (len(explored) + len(resected))
+    assert share == pytest.approx(probability, abs=0.03)
+    assert not set(explored) & set(resected)
+    table = patients.set_index("patient_id")
+    assert not table.loc[explored, "liver_treated"].any()
+    assert (table.loc[explored, "pathway"].astype(str) != "completed").all()
+    palliative = events[(events["event"] == ev.PALLIATIVE_START) & events["patient_id"].isin(explored)]
+    assert palliative["patient_id"].nunique() >= 0.9 * len(explored)

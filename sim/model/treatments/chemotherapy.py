@@ -164,6 +164,20 @@ def plan_cycles(
     return rows, t, cycle_ends, reduced_after
 
 
+def cycles_equivalent(done: int, already_reduced: bool, reduced_after: int | None,
+                      ratio: float) -> float:
+    """Full-dose equivalents of the first ``done`` cycles of a course: a cycle after a dose
+    reduction (from the course's start if the dose was reduced before it, or after cycle index
+    ``reduced_after``) counts ``ratio`` of one."""
+    if ratio == 1.0:
+        return float(done)
+    if already_reduced:
+        return ratio * done
+    if reduced_after is None or reduced_after + 1 >= done:
+        return float(done)
+    return reduced_after + 1 + ratio * (done - reduced_after - 1)
+
+
 def course_plan(
     p: Patient, spec: ChemotherapyStep, cp: ChemoParams, start: float, n: int,
     stop_at: float = math.inf,
@@ -173,6 +187,9 @@ def course_plan(
     cycle_days = cp.cycle_days[p.regimen]
     curative = spec.phase != "palliative"
     adjuvant = spec.phase == "adjuvant"
+    already_reduced = p.dose_reduced
+    reduced_kill = p.disease.p.reduced_dose_kill_ratio
+    per_equivalent = cycle_days / cp.equivalent_days
     rows, end, cycle_ends, reduced_after = plan_cycles(p, spec, cp, start, n)
     cut = stop_at < end
     if cut:
@@ -188,11 +205,15 @@ def course_plan(
         p.cycles += started
         if curative:
             p.curative_chemo_days += done * cycle_days
+        # the kill is per equivalent cycle (three weeks of CAPOX, say: 1.5 FOLFOX cycles) at full dose
+        full = cycles_equivalent(done, already_reduced, reduced_after, reduced_kill) * per_equivalent
         if reduced_after is not None and reduced_after < done:
             p.dose_reduced = True
         if adjuvant:  # the cycles given may have cleared residual micrometastases
-            p.disease.adjuvant_given(now, done, start)
+            p.disease.adjuvant_given(now, full, start)
             p.update_hazard_state()  # and the alerts with them (no symptoms of a cured disease)
+        elif curative:  # before the operations: they shrank the micrometastases too
+            p.disease.preoperative_given(now, full)
 
     return Plan(rows, end, settle, start)
 

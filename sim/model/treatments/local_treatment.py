@@ -6,7 +6,9 @@ operations. TME is timed after radiotherapy (6-8 weeks after LCRT, within a week
 Operations and ablations take a theatre slot; SBRT a block of linac slots. Each stage starts with
 restaging, which can find progression and end the curative pathway (so a bowel-first patient may
 end with bowel surgery only). Complications (Clavien-Dindo >= III) can mean re-operation and delay
-or prevent adjuvant chemotherapy. Each procedure reads a fixed number of uniforms.
+or prevent adjuvant chemotherapy. A planned liver resection may find the disease unresectable at
+laparotomy (``unresectable_at_exploration_probability``): an exploration, the liver untreated.
+Each procedure reads a fixed number of uniforms.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class LocalParams:
     trg_cumulative: tuple[float, ...]
     rectal: ComplicationSet
     metastasis: dict[str, ComplicationSet]
+    unresectable_at_exploration: float = 0.0
 
 
 def _complications(spec: Mapping[str, Complication]) -> ComplicationSet:
@@ -98,6 +101,8 @@ def compile_local(params: Parameters) -> LocalParams:
         metastasis={
             family: _complications({family: c}) for family, c in lt.metastasis_complications.items()
         },
+        unresectable_at_exploration=0.0 if lt.unresectable_at_exploration_probability is None
+        else lt.unresectable_at_exploration_probability.value,
     )
 
 
@@ -167,6 +172,13 @@ def build(spec: LocalTreatmentStep, ctx: Context) -> Runner:
             p.last_surgery = p.env.now
             reoperate = False
             for (site, name, complications), u in zip(theatre, draws, strict=True):
+                # the last draw: the rectum's pathology, or whether a liver resection is
+                # found unresectable at laparotomy (an exploration, the liver left untreated)
+                explored_only = (site == "liver" and name.startswith("liver_resection")
+                                 and u[5] < lp.unresectable_at_exploration)
+                if explored_only:
+                    p.log(ev.PROCEDURE, "exploration", slot - asked)
+                    continue
                 p.log(ev.PROCEDURE, name, slot - asked)
                 p.treat_site(site)
                 if site == "rectum":
