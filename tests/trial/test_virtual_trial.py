@@ -179,3 +179,20 @@ def test_trial_page_in_headless_chromium(tmp_path, browser, scroll_to_plot):
     assert rows == 1 + len(json.loads((tmp_path / "t" / "trial.json").read_text())["figures"])
     assert errors == []
     page.close()
+
+
+@pytest.mark.slow
+def test_li2021_design_holds_every_published_landmark(tmp_path):
+    """The reference cohort at its own size, accrual and follow-up: every published Kaplan-Meier
+    landmark, whole cohort and by completion, falls inside the central 95% of 100 virtual
+    cohorts (the issue's bar), and the published completion rate too."""
+    design = ROOT / "scenarios" / "trials" / "li2021.yaml"
+    r = crcsim("virtual-trial", str(design), "--replicates", "100", "--workers", "2",
+               "--out", str(tmp_path / "li"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    figures = {f["statistic"]: f for f in json.loads((tmp_path / "li" / "trial.json").read_text())["figures"]}
+    landmarks = [name for name in figures if name.startswith(("os_", "pfs_"))]
+    assert len(landmarks) == 10
+    outside = {n: figures[n]["percentile"] for n in [*landmarks, "completion"]
+               if not figures[n]["inside_central95"]}
+    assert outside == {}
