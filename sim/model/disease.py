@@ -214,7 +214,7 @@ class DiseaseClock:
         self._multiplier = 0.0 if self.cured else self._state_multiplier(state, growing)
         self._predict()
 
-    def _clears(self, extra_untreated_days: float, adjuvant_cycles: int) -> bool:
+    def _clears(self, extra_untreated_days: float, adjuvant_cycles: float) -> bool:
         p = self.p
         if not (p.growth_probit_per_day or p.kill_probit_per_cycle):
             return self.cured_if_treated
