@@ -46,6 +46,9 @@ PURPOSES: dict[str, tuple[int, int]] = {
     # the same whatever strategy brought the progression (common random numbers)
     "palliative_lines": (14, 0),
     "supportive_care": (15, 0),
+    # a protocol's gap from the last radiotherapy fraction to chemotherapy (TNT), only where a
+    # strategy sets one
+    "after_radiotherapy": (16, 0),
 }
 #: stable id of the extra population attributes' streams (see :func:`attribute_rows`)
 ATTRIBUTES_ID = 10

@@ -50,6 +50,9 @@ class ChemotherapyStep(_Step):
     )
     min_cycles: int = Field(0, ge=0, description="with until_total_cycles: at least this many")
     with_radiotherapy: bool = False
+    after_radiotherapy_days: tuple[int, int] | None = Field(
+        None, description="[min, max] days from the last radiotherapy fraction to the first "
+        "cycle, drawn per patient (RAPIDO: 11-18); none: at once")
 
     @model_validator(mode="after")
     def _one_count(self) -> ChemotherapyStep:
@@ -58,6 +61,9 @@ class ChemotherapyStep(_Step):
             raise ValueError(
                 "expected exactly one of 'cycles', 'regimen_cycles' or 'until_total_cycles'"
             )
+        gap = self.after_radiotherapy_days
+        if gap is not None and not 0 <= gap[0] <= gap[1]:
+            raise ValueError(f"expected 0 <= min <= max after_radiotherapy_days, got {list(gap)}")
         for count in (self.cycles, self.regimen_cycles):
             if isinstance(count, tuple) and not 0 <= count[0] <= count[1]:
                 raise ValueError(f"expected [min, max] with 0 <= min <= max, got {list(count)}")

@@ -43,6 +43,11 @@ def test_tnt_gives_scrt_then_consolidation_and_no_adjuvant_phase():
                          & (events["phase"] == "consolidation")].groupby("patient_id")["day"].min()
     both = first_rt.index.intersection(first_cycle.index)
     assert len(both) > 300 and (first_rt[both] < first_cycle[both]).all()
+    # RAPIDO's protocol: the first cycle 11-18 days after the last of the 5 fractions
+    scrt = events[(events["event"] == ev.RT_FRACTION) & (events["detail"].astype(str) == "SCRT_TNT")]
+    last_rt = scrt.groupby("patient_id")["day"].max()
+    gap = (first_cycle[both] - last_rt[both])
+    assert gap.between(11, 18).all() and gap.std() > 1.5
     # five fractions of the TNT course for everyone who started it
     courses = events[events["event"] == ev.RT_COMPLETED]
     assert set(courses["detail"].astype(str)) <= {"SCRT_TNT", "SBRT"}

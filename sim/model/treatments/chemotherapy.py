@@ -255,9 +255,15 @@ def build(spec: ChemotherapyStep, ctx: Context) -> PlanRunner:
     cp = ctx.chemo
     adjuvant = spec.phase == "adjuvant"
     every = ctx.follow_up.adjuvant_restaging_every_days if adjuvant else None
+    after_rt = spec.after_radiotherapy_days
 
     def plan(p: Patient) -> Plan | None:
         start = p.env.now
+        if after_rt is not None and p.rt_end is not None:
+            # a protocol's gap after radiotherapy (untreated time: the patient waits)
+            first, last = after_rt
+            u = p.durations.keyed("after_radiotherapy").random()
+            start = max(start, p.rt_end + first + (last - first) * u)
         if adjuvant:
             if p.adjuvant_prevented_by is not None:
                 p.log(ev.ADJUVANT_CANCELLED, p.adjuvant_prevented_by)
