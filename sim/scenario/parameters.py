@@ -342,6 +342,11 @@ class Effects(Frozen):
         OddsRatio(value=1.0, source=_NO_EFFECT),
         description="on P(clinical complete response) at reassessment",
     )
+    rectal_complete_response_odds_ratio: OddsRatio = Field(
+        OddsRatio(value=1.0, source=_NO_EFFECT),
+        description="on P(clinical complete response of the rectum) when the metastases are "
+        "treatable (mdt.rectal_watch_and_wait): organ preservation of the primary alone",
+    )
     pcr_odds_ratio: OddsRatio = Field(
         OddsRatio(value=1.0, source=_NO_EFFECT), description="on P(ypCR) at TME, every course"
     )

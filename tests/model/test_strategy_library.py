@@ -255,3 +255,16 @@ def test_a_liver_resection_may_find_the_disease_unresectable_at_laparotomy(proba
     assert (table.loc[explored, "pathway"].astype(str) != "completed").all()
     palliative = events[(events["event"] == ev.PALLIATIVE_START) & events["patient_id"].isin(explored)]
     assert palliative["patient_id"].nunique() >= 0.9 * len(explored)
+
+
+def test_organ_preservation_acts_on_the_rectum_alone():
+    """TNT's OPRA effect raises the rectum's clinical complete response (watch-and-wait of the
+    primary beside treated metastases) on the same patients, and leaves complete response at
+    every site (all-sites watch-and-wait) where it was."""
+    path = "parameters.effects.rectal_complete_response_odds_ratio.value"
+    runs = {v: _run("tnt_scrt_consolidation.yaml", **{"run.patients": 3000, path: v})[2]
+            for v in (1.0, 4.0)}
+    rectal = {v: t["rectal_watch_and_wait"].mean() for v, t in runs.items()}
+    assert rectal[4.0] > rectal[1.0] + 0.01
+    all_sites = {v: (t["watch_and_wait"] & ~t["rectal_watch_and_wait"]).mean() for v, t in runs.items()}
+    assert abs(all_sites[4.0] - all_sites[1.0]) < 0.005

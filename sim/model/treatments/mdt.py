@@ -72,7 +72,8 @@ def compile_mdt(params: Parameters) -> MdtParams:
         two_organs_or=r.two_organs_odds_ratio.value,
         pelvic=r.pelvic_probability.value,
         lung_resectable=None if r.lung_probability is None else r.lung_probability.value,
-        rectal_ccr=0.0 if ww is None else ww.complete_response_probability.value,
+        rectal_ccr=0.0 if ww is None else apply_odds_ratio(
+            ww.complete_response_probability.value, params.effects.rectal_complete_response_odds_ratio.value),
         rectal_regrowth=0.0 if ww is None else ww.regrowth_probability.value,
         stoma_refusal_low=0.0 if stoma is None else (
             stoma.apr_needed_low_tumour_probability.value * stoma.refusal_probability.value),
