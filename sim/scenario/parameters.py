@@ -247,7 +247,9 @@ class LocalTreatment(Frozen):
         description="per metastasis procedure family: resection, rfa, sbrt"
     )
     pcr_probability: dict[str, Probability] = Field(
-        description="P(ypT0N0 at TME) by radiotherapy course, for stable disease"
+        description="P(ypT0N0 at TME) by radiotherapy course, over all clinical responses (the "
+        "published rate); a responder's odds are pcr_partial_response_odds_ratio times a "
+        "non-responder's"
     )
     pcr_partial_response_odds_ratio: OddsRatio
     trg_if_residual: Mix = Field(description="Mandard tumour regression grade 2-4")

@@ -268,3 +268,24 @@ def test_organ_preservation_acts_on_the_rectum_alone():
     assert rectal[4.0] > rectal[1.0] + 0.01
     all_sites = {v: (t["watch_and_wait"] & ~t["rectal_watch_and_wait"]).mean() for v, t in runs.items()}
     assert abs(all_sites[4.0] - all_sites[1.0]) < 0.005
+
+
+def test_a_published_pcr_rate_is_over_every_response_by_hand():
+    """Rate 0.2, half the patients responders with odds twice a non-responder's: the
+    non-responders' pCR b solves 0.5 b + 0.5 * 2b / (1 + b) = 0.2, i.e. b^2 + 2.6 b - 0.4 = 0,
+    b = (-2.6 + sqrt(6.76 + 1.6)) / 2 = 0.14568."""
+    from sim.model.treatments.local_treatment import non_responder_pcr
+    from sim.scenario.params import apply_odds_ratio
+    b = non_responder_pcr(0.2, 0.5, 2.0)
+    assert 0.5 * b + 0.5 * apply_odds_ratio(b, 2.0) == pytest.approx(0.2, abs=1e-9)
+    assert b == pytest.approx((-2.6 + (6.76 + 1.6) ** 0.5) / 2, abs=1e-9)
+    assert non_responder_pcr(0.2, 0.5, 1.0) == 0.2 and non_responder_pcr(0.2, 0.0, 2.0) == 0.2
+
+
+@pytest.mark.parametrize("name", ["tnt_scrt_consolidation.yaml", "tnt_lcrt_induction.yaml"])
+def test_tnt_pcr_inside_the_trials_range(name):
+    """RAPIDO 28.0%, PRODIGE 23 27.5%: TNT's pCR among resected rectums inside 20-35% in this
+    population (it was 43-48% when the trials' odds ratios were applied to a non-responder's
+    pCR set at the cohort's overall rate)."""
+    _, _, patients, summary = _run(name, **{"run.patients": 4000, "run.seed": 3})
+    assert 0.20 <= summary["ypcr_rate_of_rectal_surgery"] <= 0.35

@@ -86,13 +86,32 @@ def _complications(spec: Mapping[str, Complication]) -> ComplicationSet:
     )
 
 
+def non_responder_pcr(rate: float, responders: float, odds_ratio: float) -> float:
+    """The pCR of a patient without clinical response such that, with a responder's odds
+    ``odds_ratio`` times higher and ``responders`` the share of responders, the course's rate over
+    all its patients is ``rate``: a published pCR rate is over every response. (Responders are
+    somewhat likelier to reach surgery, so the rate among resected rectums comes out a little
+    above ``rate``.)"""
+    if odds_ratio == 1.0 or responders <= 0.0 or rate in (0.0, 1.0):
+        return rate
+    low, high = 0.0, rate
+    for _ in range(60):  # the mixture rises with the non-responders' pCR: bisect
+        mid = (low + high) / 2
+        mixed = (1 - responders) * mid + responders * apply_odds_ratio(mid, odds_ratio)
+        low, high = (mid, high) if mixed < rate else (low, mid)
+    return (low + high) / 2
+
+
 def compile_local(params: Parameters) -> LocalParams:
     lt = params.local_treatment
+    r = params.response
+    responders = min(1.0, r.complete_probability.value + r.partial_probability.value)
     return LocalParams(
         tme_after_rt={k: (r.low, r.high) for k, r in lt.tme_after_radiotherapy_days.items()},
         metastases_first=(lt.metastases_first_after_mdt_days.low, lt.metastases_first_after_mdt_days.high),
         stage_interval=(lt.stage_interval_days.low, lt.stage_interval_days.high),
-        pcr={k: apply_odds_ratio(v.value, params.effects.pcr_odds_ratio.value)
+        pcr={k: non_responder_pcr(apply_odds_ratio(v.value, params.effects.pcr_odds_ratio.value),
+                                  responders, lt.pcr_partial_response_odds_ratio.value)
              for k, v in lt.pcr_probability.items()},
         pcr_response_or=lt.pcr_partial_response_odds_ratio.value,
         trg_names=lt.trg_if_residual.categories,
