@@ -166,7 +166,7 @@ def compare(scenarios: tuple[Path, ...], patients: int | None, seed: int | None,
         TextColumn("arm runs"), TimeRemainingColumn(), console=err, transient=True,
         disable=quiet or not err.is_terminal,  # off a terminal it draws nothing, yet re-renders
     ) as bar:
-        task = bar.add_task("comparing", total=plan.runs(replications))
+        task = bar.add_task("comparing", total=plan.runs(replications, parameter_uncertainty))
         result, target = execute(plan, replications, parameter_uncertainty, workers,
                                  lambda: bar.advance(task, 1), backend, scheduler)
     if not no_dashboard:

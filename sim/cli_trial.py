@@ -44,7 +44,10 @@ def virtual_trial(design: Path, replicates: int | None, parameter_uncertainty: b
         TextColumn("virtual studies"), TimeRemainingColumn(), console=err, transient=True,
         disable=quiet or not err.is_terminal,
     ) as bar:
-        task = bar.add_task("virtual trial", total=replicates)
+        from sim.trial.spec import load_trial
+
+        total = replicates if replicates is not None else load_trial(design).design.replicates
+        task = bar.add_task("virtual trial", total=total)
         result, target = run_trial(design, out_dir, replicates, parameter_uncertainty,
                                    workers or usable_cores(), backend, scheduler, force,
                                    lambda: bar.advance(task, 1))
@@ -59,7 +62,10 @@ def virtual_trial(design: Path, replicates: int | None, parameter_uncertainty: b
         table.add_row(f["statistic"], _shown(f["kind"], f["published"]), _shown(f["kind"], f["median"]),
                       f"{_shown(f['kind'], low)}-{_shown(f['kind'], high)}",
                       "-" if f["percentile"] is None else f"{f['percentile']:.1f}",
-                      "inside" if f["inside_central95"] else "OUTSIDE")
+                      {True: "inside", False: "OUTSIDE", None: "n/a"}[f["inside_central95"]])
     out.print(table)
+    if result["failed_replicates"]:
+        out.print(f"{result['failed_replicates']} of {result['replicates']} virtual studies failed "
+                  f"and are left out: {'; '.join(result['failed_replicate_errors'])}")
     out.print(f"{result['inside_central95']} of {len(result['figures'])} published figures inside "
               f"the central 95%; {target}/trial.html")

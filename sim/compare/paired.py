@@ -251,12 +251,15 @@ def posterior_file(scenario) -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def assumed_effects(scenario) -> dict[str, float]:
-    """The overrides that set every strategy effect that is not 1 to 1: the same strategy with
-    its assumed effects removed, what the model's mechanisms alone make of it."""
+def assumed_effects(scenario, drawn: bool = False) -> dict[str, float]:
+    """The overrides that set every strategy effect that is not 1 to 1 (with ``drawn``, also
+    every effect a parameter draw would move off 1: one with an uncertainty distribution): the
+    same strategy with its assumed effects removed, what the model's mechanisms alone make of
+    it."""
     effects = scenario.parameters.effects
     return {f"parameters.effects.{name}.value": 1.0 for name in type(effects).model_fields
-            if getattr(effects, name).value != 1.0}
+            if getattr(effects, name).value != 1.0
+            or (drawn and getattr(effects, name).uncertainty is not None)}
 
 
 def effect_paths(scenario) -> list[str]:

@@ -60,14 +60,15 @@ class Plan:
     seed: int
     target: Path
 
-    @property
-    def mechanisms_only(self) -> bool:
-        """Whether an arm assumes effects: the comparison is then run again without them."""
-        return any(assumed_effects(s) for s in self.scenarios)
+    def mechanisms_only(self, parameter_uncertainty: bool) -> bool:
+        """Whether an arm assumes effects (or, with parameter draws, draws one): the comparison
+        is then run again without them."""
+        return any(assumed_effects(s, parameter_uncertainty) for s in self.scenarios)
 
-    def runs(self, replications: int) -> int:
+    def runs(self, replications: int, parameter_uncertainty: bool = False) -> int:
         """Arm runs in all (for a progress bar)."""
-        return replications * len(self.scenarios) * (2 if self.mechanisms_only else 1)
+        again = self.mechanisms_only(parameter_uncertainty)
+        return replications * len(self.scenarios) * (2 if again else 1)
 
 
 def prepare(paths: list[Path], patients: int | None, seed: int | None, out_dir: Path | None,
@@ -113,7 +114,7 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
         """Replication r's arms with every assumed effect at 1 (the same parameter draw)."""
         draws = (draw_overrides(scenarios, r, seed) if parameter_uncertainty
                  else [{} for _ in scenarios])
-        return [load_scenario(p, {**overrides, **d, **assumed_effects(s)})
+        return [load_scenario(p, {**overrides, **d, **assumed_effects(s, parameter_uncertainty)})
                 for p, d, s in zip(paths, draws, scenarios, strict=True)]
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,7 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             result = run_comparison(scenarios, replications, seed, workers, parameter_sets,
                                     on_arm=on_arm, executor=executor, on_replication=on_replication)
             mechanisms = None
-            if plan.mechanisms_only:
+            if plan.mechanisms_only(parameter_uncertainty):
                 mechanisms = run_comparison(mechanism_sets(0), replications, seed, workers,
                                             mechanism_sets if parameter_uncertainty else None,
                                             executor=executor,
@@ -166,7 +167,8 @@ def execute(plan: Plan, replications: int, parameter_uncertainty: bool, workers:
             # the same comparison with every assumed strategy effect at 1: how much of each
             # contrast the model's mechanisms make, and how much is the assumption
             "mechanisms_only": None if mechanisms is None else {
-                "effects_set_to_one": {s.name: sorted(assumed_effects(s)) for s in scenarios},
+                "effects_set_to_one": {s.name: sorted(assumed_effects(s, parameter_uncertainty))
+                                       for s in scenarios},
                 "arms": mechanisms["arms"], "pairs": mechanisms["pairs"]},
             "interval": ("2.5-97.5% of the replications' estimates (parameter uncertainty and "
                          "Monte Carlo error)" if parameter_uncertainty else

@@ -59,7 +59,7 @@ class DiseaseParams:
     #: the life table's ages, the same for both sexes (empty: read every band)
     band_starts: tuple[float, ...] = ()
     #: micrometastases (0, 0: off): probit of the cure threshold lost per untreated day, and
-    #: gained per adjuvant cycle
+    #: gained per adjuvant cycle (a three-weekly equivalent at full dose)
     growth_probit_per_day: float = 0.0
     kill_probit_per_cycle: float = 0.0
     preoperative_kill_probit_per_cycle: float = 0.0

@@ -23,7 +23,8 @@ Progression timing (Li 2021 Table 3 counts patients whose progression was found 
 anti-cancer treatment, curative or palliative (neoadjuvant incl. second-look chemotherapy,
 consolidation, local treatment, adjuvant, palliative); ``after_treatment`` when it falls in
 surveillance after the patient finished or left treatment
-(:data:`sim.model.events.SURVEILLANCE_PHASES`: follow-up, watch-and-wait, best supportive care);
+(:data:`sim.model.events.SURVEILLANCE_PHASES`: follow-up, watch-and-wait, a treatment break
+after a palliative first line, best supportive care);
 ``no_progression`` when none was detected.
 Cancer death without a detected progression is not a progression here (Table 3 counts sites).
 

@@ -87,8 +87,8 @@ PATIENT_COLUMNS: dict[str, str] = {
     "progression_detected_months": "months from first treatment to the first detected progression "
                                    "(NaN if none)",
     "progression_timing": "phase of the first detected progression: during_treatment (a treatment "
-                          "phase, curative or palliative), after_treatment (follow-up, watch-and-wait "
-                          "or best supportive care), no_progression; see "
+                          "phase, curative or palliative), after_treatment (follow-up, watch-and-wait, "
+                          "a break after a palliative line, best supportive care), no_progression; see "
                           "sim.outcomes.patients.PROGRESSION_TIMINGS",
     "death_cause": "cancer / other / '' if alive at the horizon",
 }

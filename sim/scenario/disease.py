@@ -48,7 +48,8 @@ class Micrometastases(Frozen):
     log10_spread: Positive = Field(
         description="SD across patients of the log10 residual burden (relative to what clears)")
     adjuvant_log10_kill_per_cycle: NonNegative = Field(
-        description="log10 of the burden one adjuvant cycle removes")
+        description="log10 of the burden one cycle removes after the operations (a three-weekly "
+        "equivalent at full dose; before them, times preoperative_kill_ratio)")
     preoperative_kill_ratio: NonNegative | None = Field(
         None, description="the kill of a cycle given before every site is treated, relative to an "
         "adjuvant cycle's; none: preoperative cycles do not act on micrometastases")

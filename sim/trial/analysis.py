@@ -31,18 +31,22 @@ TIMES = ("os_months", "os_event", "pfs_months", "pfs_event", "progression_detect
 
 
 def potential_follow_up(n: int, window: tuple[float, float], loss_per_year: float,
-                        rng: np.random.Generator) -> np.ndarray:
-    """Months each of ``n`` patients could be followed: cut-off minus a uniform entry, or less
-    if lost to follow-up first."""
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``n`` patients, months from entry (uniform over the accrual window) to the
+    cut-off, and months to loss to follow-up (infinite without loss): the study follows a
+    patient for the smaller of the two. Kept apart so that an earlier cut-off (an interim
+    report) moves the first alone."""
     shortest, longest = window
-    follow_up = rng.uniform(shortest, longest, n)
-    if loss_per_year > 0:
-        follow_up = np.minimum(follow_up, rng.exponential(12.0 / loss_per_year, n))
-    return follow_up
+    to_cutoff = rng.uniform(shortest, longest, n)
+    to_loss = (rng.exponential(12.0 / loss_per_year, n) if loss_per_year > 0
+               else np.full(n, np.inf))
+    return to_cutoff, to_loss
 
 
 def censored(patients: pd.DataFrame, follow_up: np.ndarray) -> pd.DataFrame:
-    """The table as the study saw it at its cut-off."""
+    """The table's times as the study saw them at its cut-off: survival, progression and its
+    timing. Other columns (completion, pathway, treatment received, toxicity) are as they
+    ended, most of them settled within months of entry."""
     out = patients.copy()
     for curve in ("os", "pfs"):
         t = out[f"{curve}_months"].to_numpy(float)
@@ -71,28 +75,34 @@ def _subset(table: pd.DataFrame, group: str | None) -> pd.DataFrame:
 def _cox_and_logrank(a: pd.DataFrame, b: pd.DataFrame, endpoint: str) -> tuple[float, float]:
     """Hazard ratio of arm ``a`` against ``b`` (Cox model of the arm alone) and the log-rank P."""
     from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
     from lifelines.statistics import logrank_test
 
     t = np.concatenate([a[f"{endpoint}_months"], b[f"{endpoint}_months"]])
     e = np.concatenate([a[f"{endpoint}_event"], b[f"{endpoint}_event"]]).astype(int)
     x = np.concatenate([np.ones(len(a)), np.zeros(len(b))])
-    if e.sum() == 0:
+    # an empty arm or group, or no event in one: no hazard ratio (not a failed study)
+    if len(a) == 0 or len(b) == 0 or e[x == 1].sum() == 0 or e[x == 0].sum() == 0:
         return math.nan, math.nan
     frame = pd.DataFrame({"t": t, "e": e, "arm": x})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = CoxPHFitter().fit(frame, "t", "e")
+        try:
+            hr = float(np.exp(CoxPHFitter().fit(frame, "t", "e").params_["arm"]))
+        except ConvergenceError:
+            hr = math.nan
         p = logrank_test(t[x == 1], t[x == 0], e[x == 1], e[x == 0]).p_value
-    return float(np.exp(fit.params_["arm"])), float(p)
+    return hr, float(p)
 
 
 def statistic_value(s: Statistic, tables: dict[str, pd.DataFrame]) -> float:
-    """One explicit statistic of one study."""
+    """One explicit statistic of one study (``tables``: the arms censored at the statistic's
+    cut-off). ``column`` and ``group`` may be ``not_<column>``."""
     assert s.arm is not None  # set by the design's loader
     table = _subset(tables[s.arm], s.group)
     if s.kind == "proportion":
         assert s.column is not None
-        return float(table[s.column].to_numpy(bool).mean()) if len(table) else math.nan
+        return len(_subset(table, s.column)) / len(table) if len(table) else math.nan
     assert s.endpoint is not None
     if s.kind in ("hazard_ratio", "logrank_p"):
         assert s.versus is not None

@@ -57,20 +57,27 @@ def run_replicate(task: dict) -> dict[str, float]:
     trial = _trial(task["design"])
     design = trial.design
     loss = design.loss_to_follow_up.per_year if design.loss_to_follow_up else 0.0
-    tables: dict[str, pd.DataFrame] = {}
+    raw: dict[str, tuple[pd.DataFrame, np.ndarray, np.ndarray]] = {}
     for k, arm in enumerate(design.arms):
         # each arm its own patients, as randomisation gives them (not common random numbers)
         seed = int(np.random.SeedSequence([task["seed"], k]).generate_state(1)[0])
         overrides = {**design.overrides(arm, seed), **task["overrides"][k]}
         patients = patients_of(run_scenario(load_scenario(trial.scenario_paths[arm], overrides)))
         rng = np.random.default_rng(np.random.SeedSequence([design.seed, task["replicate"], 1, k]))
-        follow_up = potential_follow_up(len(patients), design.follow_up_months(), loss, rng)
-        tables[arm] = censored(patients, follow_up)
+        to_cutoff, to_loss = potential_follow_up(len(patients), design.follow_up_months(), loss, rng)
+        raw[arm] = (patients, to_cutoff, to_loss)
+
+    def at(earlier: float) -> dict[str, pd.DataFrame]:
+        """The arms as seen at a cut-off ``earlier`` months before the design's."""
+        return {arm: censored(p, np.minimum(c - earlier, lost)) for arm, (p, c, lost) in raw.items()}
+
+    tables = at(0.0)
     values: dict[str, float] = {}
     for arm, targets in trial.targets.items():
         values.update(target_values(targets, tables[arm], _prefix(trial, arm)))
     for s in trial.statistics:
-        values[s.name] = statistic_value(s, tables)
+        earlier = design.earlier_by_months(s.data_cutoff)
+        values[s.name] = statistic_value(s, tables if earlier == 0 else at(earlier))
     return values
 
 
@@ -106,20 +113,30 @@ def _from_targets(targets: TargetsFile, arm: str, prefix: str) -> list[dict]:
     return rows
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
 def placement(published: float, values: np.ndarray) -> dict:
     """Where a published figure falls among the replicates: its mid-rank percentile (ties
     count half), whether it is inside their central 95%, and the percentile's Monte Carlo
-    standard error over this many replicates."""
-    values = values[np.isfinite(values)]
+    standard error over this many replicates. A median a study never reached is above every
+    reached one (infinite), not dropped; only a figure a study could not compute (NaN) is left
+    out, and ``not_reached`` counts the first kind."""
+    values = values[~np.isnan(values)]
     if len(values) == 0:
-        return {"replicates_with_value": 0, "median": None, "mean": None, "central95": [None, None],
-                "percentile": None, "percentile_mc_se": None, "inside_central95": False}
+        return {"replicates_with_value": 0, "not_reached": 0, "median": None, "mean": None,
+                "central95": [None, None], "percentile": None, "percentile_mc_se": None,
+                "inside_central95": None}
     below = float((values < published).sum() + 0.5 * (values == published).sum())
     p = below / len(values)
     clipped = min(max(p, 0.5 / len(values)), 1 - 0.5 / len(values))  # 0 or 1 still has an error
-    low, high = np.quantile(values, [0.025, 0.975])
-    return {"replicates_with_value": int(len(values)), "median": float(np.median(values)),
-            "mean": float(values.mean()), "central95": [float(low), float(high)],
+    low, high = np.quantile(values, [0.025, 0.975], method="inverted_cdf")
+    reached = values[np.isfinite(values)]
+    return {"replicates_with_value": int(len(values)), "not_reached": int(np.isinf(values).sum()),
+            "median": _finite(float(np.quantile(values, 0.5, method="inverted_cdf"))),
+            "mean": float(reached.mean()) if len(reached) == len(values) else None,
+            "central95": [_finite(low), _finite(high)],
             "percentile": 100 * p, "percentile_mc_se": 100 * math.sqrt(clipped * (1 - clipped) / len(values)),
             "inside_central95": bool(low <= published <= high)}
 
@@ -156,7 +173,8 @@ def run_trial(path: Path, out_dir: Path | None, replicates: int | None, paramete
             if tick is not None:
                 tick()
     if len(failed) == n:
-        raise RuntimeError(f"every replicate failed; the first: {next(iter(failed.values()))}")
+        raise InputError(str(path), None, "expected virtual studies that run; every one failed, "
+                         f"the first with {next(iter(failed.values()))}")
     table = pd.DataFrame(rows, columns=["replicate", "statistic", "value"]).sort_values(
         ["replicate", "statistic"], ignore_index=True)
     figures = []
@@ -178,7 +196,8 @@ def run_trial(path: Path, out_dir: Path | None, replicates: int | None, paramete
                      "central 95% of the replicates: the sampling distribution of a study of the "
                      "published size, calendar and follow-up, at the scenarios' parameter values"),
         "figures": figures,
-        "inside_central95": sum(f["inside_central95"] for f in figures),
+        "inside_central95": sum(f["inside_central95"] is True for f in figures),
+        "failed_replicate_errors": sorted(set(failed.values()))[:5],
         "crcsim_git_commit": git_commit(), "wall_time_s": round(time.perf_counter() - started, 3),
     }
     _write(target, result, table)

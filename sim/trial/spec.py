@@ -78,6 +78,8 @@ class Statistic(_Frozen):
     column: str | None = Field(None, description="a true/false column of the patient table")
     group: str | None = Field(None, description="only patients for whom this column is true "
                               "(not_<column>: false)")
+    data_cutoff: dt.date | None = Field(
+        None, description="an earlier report's cut-off for this figure [default: the design's]")
     published: float
     ci95: tuple[float, float] | None = None
     source: str | None = None
@@ -111,8 +113,14 @@ class Design(_Frozen):
 
     @model_validator(mode="after")
     def _check(self) -> Design:
+        if not NAME.fullmatch(self.name):
+            raise ValueError(f"expected a name of letters, digits and _, got {self.name!r}")
         if not self.accrual.start <= self.accrual.end < self.data_cutoff:
             raise ValueError("expected accrual start <= end < data_cutoff")
+        for s in self.statistics:
+            if s.data_cutoff is not None and not self.accrual.end < s.data_cutoff <= self.data_cutoff:
+                raise ValueError(f"expected {s.name}'s data_cutoff after the accrual's end and "
+                                 "no later than the design's")
         for arm in self.arms:
             if not NAME.fullmatch(arm):
                 raise ValueError(f"expected arm names of letters, digits and _, got {arm!r}")
@@ -132,6 +140,10 @@ class Design(_Frozen):
         """Shortest and longest potential follow-up: last and first patient to the cut-off."""
         return ((self.data_cutoff - self.accrual.end).days / DAYS_PER_MONTH,
                 (self.data_cutoff - self.accrual.start).days / DAYS_PER_MONTH)
+
+    def earlier_by_months(self, cutoff: dt.date | None) -> float:
+        """How much earlier than the design's a statistic's own cut-off is, in months."""
+        return 0.0 if cutoff is None else (self.data_cutoff - cutoff).days / DAYS_PER_MONTH
 
 
 class Trial:
@@ -167,6 +179,13 @@ def load_trial(path: str | Path) -> Trial:
                 raise InputError(str(path), f"arms.{arm}.targets",
                                  f"expected an existing file, got {spec.targets!r}")
             trial.targets[arm] = load_targets(targets)[0]
+    from sim.trial.run import published_figures
+
+    names = [f["statistic"] for f in published_figures(trial)]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise InputError(str(path), "statistics", f"expected names apart from the targets' figures, "
+                         f"{clash[0]!r} is both")
     for i, s in enumerate(trial.statistics):
         field = f"statistics[{i}]"
         if s.arm is None:

@@ -143,6 +143,10 @@ def test_compare_with_parameter_uncertainty_draws_per_replication(tmp_path):
     # the answer's dependence on each drawn strategy effect is reported
     dep = data["dependence"]["tnt_scrt_consolidation vs li2021_reference"]
     assert "parameters.effects.progression_hazard_ratio" in dep
+    # under parameter draws, mechanisms only removes every effect a draw would move off 1,
+    # those whose stated value is 1 (TNT's toxicity odds ratio) too
+    removed = data["mechanisms_only"]["effects_set_to_one"]["tnt_scrt_consolidation"]
+    assert "parameters.effects.chemotherapy_toxicity_odds_ratio.value" in removed
     assert -1 <= dep["parameters.effects.progression_hazard_ratio"]["os_36"]["spearman_rho"] <= 1
 
 

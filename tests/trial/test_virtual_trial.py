@@ -52,13 +52,12 @@ def test_censoring_at_the_cut_off_by_hand():
 
 def test_potential_follow_up_is_uniform_between_last_and_first_entry_then_loss():
     rng = np.random.default_rng(1)
-    f = potential_follow_up(200_000, (18.0, 93.0), 0.0, rng)
-    assert f.min() >= 18.0 and f.max() <= 93.0
-    assert f.mean() == pytest.approx(55.5, abs=0.2)
-    # loss at 0.5 a year: among patients whose cut-off is beyond 24 months, P(followed to 24
-    # months) = exp(-0.5 * 2) = 0.368
-    g = potential_follow_up(200_000, (30.0, 30.0), 0.5, np.random.default_rng(2))
-    assert (g >= 24).mean() == pytest.approx(math.exp(-1.0), abs=0.005)
+    to_cutoff, to_loss = potential_follow_up(200_000, (18.0, 93.0), 0.0, rng)
+    assert to_cutoff.min() >= 18.0 and to_cutoff.max() <= 93.0 and np.isinf(to_loss).all()
+    assert to_cutoff.mean() == pytest.approx(55.5, abs=0.2)
+    # loss at 0.5 a year: P(still followed at 24 months) = exp(-0.5 * 2) = 0.368
+    _, lost = potential_follow_up(200_000, (30.0, 30.0), 0.5, np.random.default_rng(2))
+    assert (lost >= 24).mean() == pytest.approx(math.exp(-1.0), abs=0.005)
 
 
 def test_placement_by_hand():
@@ -71,6 +70,12 @@ def test_placement_by_hand():
     high = placement(200.0, values)
     assert high["percentile"] == 100.0 and not high["inside_central95"]
     assert placement(1.0, np.array([np.nan]))["percentile"] is None
+    # medians a study never reached sit above every reached one: 50 reached (0 .. 49) and 150
+    # not, published 60: the 25th percentile, not the 100th of the reached ones alone
+    medians = np.concatenate([np.arange(50, dtype=float), np.full(150, np.inf)])
+    at = placement(60.0, medians)
+    assert at["percentile"] == pytest.approx(25.0) and at["not_reached"] == 150
+    assert at["median"] is None and at["central95"][1] is None and at["inside_central95"]
 
 
 def _exponential_arm(rate: float, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -98,6 +103,11 @@ def test_hazard_ratio_median_landmark_and_proportion_against_known_values():
     # a group: the flagged patients only, and its complement
     assert stat(kind="proportion", column="flag", arm="a", group="flag") == 1.0
     assert stat(kind="proportion", column="flag", arm="a", group="not_flag") == 0.0
+    assert stat(kind="proportion", column="not_flag", arm="a") == pytest.approx(0.7, abs=0.02)
+    # an empty group has no hazard ratio: NaN, not a failed study
+    tables["a"]["none"] = False
+    tables["b"]["none"] = False
+    assert math.isnan(stat(kind="hazard_ratio", endpoint="pfs", arm="a", versus="b", group="none"))
 
 
 # ------------------------------------------------------------------ the command
@@ -144,6 +154,10 @@ def test_virtual_trial_writes_its_results_and_is_reproducible(tmp_path):
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"data_cutoff": "2014-01-01"}, "data_cutoff"),
+    ({"statistics": [{"name": "x", "kind": "median", "endpoint": "os", "published": 1.0,
+                      "data_cutoff": "2014-01-01"}]}, "data_cutoff"),
+    ({"statistics": [{"name": "os_36", "kind": "median", "endpoint": "os", "published": 1.0}]},
+     "statistics"),
     ({"arms": {"cohort": {"scenario": "missing.yaml", "patients": 40}}}, "arms.cohort.scenario"),
     ({"statistics": [{"name": "x", "kind": "hazard_ratio", "endpoint": "os", "published": 1.0}]},
      "statistics"),

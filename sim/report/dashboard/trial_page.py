@@ -24,7 +24,7 @@ def _number(kind: str, x: float | None) -> str:
 def percentile_figure(figures: list[dict]) -> Figure:
     """Each published figure's percentile among the replicates, with its Monte Carlo error, on
     the band of the central 95%: one scale for figures of every kind."""
-    rows = [f for f in figures if f["percentile"] is not None][::-1]
+    rows = [f for f in figures if f["percentile"] is not None][::-1]  # n/a: no study had it
     names = [f["statistic"] for f in rows]
     inside = [f["inside_central95"] for f in rows]
     se = [1.96 * f["percentile_mc_se"] for f in rows]
@@ -70,6 +70,9 @@ def _table(figures: list[dict]) -> str:
     for f in figures:
         ci = f.get("published_ci95")
         low, high = f["central95"]
+        verdict = {True: "inside", False: "OUTSIDE", None: "n/a"}[f["inside_central95"]]
+        if f.get("not_reached"):
+            verdict += f" ({f['not_reached']} studies did not reach it)"
         pct = ("–" if f["percentile"] is None
                else f"{f['percentile']:.1f} ± {1.96 * f['percentile_mc_se']:.1f}")
         published_ci = "–" if not ci else f"{_number(f['kind'], ci[0])}–{_number(f['kind'], ci[1])}"
@@ -79,7 +82,7 @@ def _table(figures: list[dict]) -> str:
             f"<td class='v'>{published_ci}</td>"
             f"<td class='v'>{_number(f['kind'], f['median'])}</td>"
             f"<td class='v'>{_number(f['kind'], low)}–{_number(f['kind'], high)}</td>"
-            f"<td class='v'>{pct}</td><td>{'inside' if f['inside_central95'] else 'OUTSIDE'}</td></tr>")
+            f"<td class='v'>{pct}</td><td>{verdict}</td></tr>")
     return f"<table class='stats' id='trial-table'>{head}{''.join(body)}</table>"
 
 
@@ -95,7 +98,9 @@ def render_trial(result: dict, table: pd.DataFrame) -> str:
     how = (f"<p class='how'>Each virtual study re-runs the trial at its published size and "
            f"calendar and is analysed as the paper did. Interval: {html.escape(result['interval'])}. "
            f"{result['inside_central95']} of {len(figures)} published figures fall inside the "
-           "central 95%. A percentile's ± is its Monte Carlo error (95%, over the studies).</p>")
+           "central 95%. A percentile's ± is its Monte Carlo error (95%, over the studies)."
+           + (f" {result['failed_replicates']} studies failed and are left out."
+              if result.get("failed_replicates") else "") + "</p>")
     panels: list[Panel] = [
         ("percentiles", "1. Published figures against the virtual studies", percentile_figure(figures),
          how + _table(figures)),
