@@ -164,8 +164,10 @@ class Executor:
             self._config = dask.config.set(_quiet_dask_workers())
             self._config.__enter__()
             if self.scheduler is None:
+                # the scheduler's HTTP server on a free port: None still meant 8787, which a
+                # second Dask job on the machine (a sweep beside a calibration) found taken
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=":0")
             self._client = Client(self._cluster if self.scheduler is None else self.scheduler)
         return self
 
