@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.calibrate.outputs import statistics_of_record
 from sim.calibrate.statistics import Statistics
-from sim.calibrate.targets import BinomialTarget, KmTarget, MultinomialTarget, TargetsFile, clopper_pearson
+from sim.calibrate.targets import BinomialTarget, MultinomialTarget, TargetsFile, published_figures
 
 
 def _row(name: str, fit: bool, published: float, ci: tuple[float, float], sample: np.ndarray) -> dict:
@@ -71,18 +71,8 @@ def predictive_samples(targets: TargetsFile, stats: list[Statistics], patients: 
 
 def predictive_rows(targets: TargetsFile, samples: dict[str, np.ndarray]) -> list[dict]:
     """One row per published figure, in the order of :func:`sim.calibrate.targets.target_rows`."""
-    rows = []
-    for t in targets.targets:
-        if isinstance(t, BinomialTarget):
-            rows.append(_row(t.name, t.fit, t.count / t.of, clopper_pearson(t.count, t.of), samples[t.name]))
-        elif isinstance(t, MultinomialTarget):
-            for c, k in t.counts.items():
-                rows.append(_row(f"{t.name}.{c}", t.fit, k / t.of, clopper_pearson(k, t.of),
-                                 samples[f"{t.name}.{c}"]))
-        elif isinstance(t, KmTarget):
-            low, high = t.interval
-            rows.append(_row(t.name, t.fit, t.percent / 100, (low / 100, high / 100), samples[t.name]))
-    return rows
+    return [_row(f.name, f.target.fit, f.published, f.ci95, samples[f.name])
+            for f in published_figures(targets)]
 
 
 def predictive_check(runner, targets: TargetsFile, posterior_x: np.ndarray, settings, seed: int,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -254,6 +255,44 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, 0.025))
     high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 0.975))
     return low, high
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """One published figure of a targets file: a binomial or KM target, or one category of a
+    multinomial (``<target>.<category>``), with its value and 95% CI as proportions."""
+
+    name: str
+    target: Target
+    published: float
+    ci95: tuple[float, float]
+    kind: Literal["proportion", "landmark"]
+    key: str
+    """where its simulated value is: a statistic's name, or (landmarks) a curve of Statistics.km"""
+
+    def simulated(self, stats: Statistics) -> float:
+        if self.kind == "proportion":
+            return stats.values.get(self.key, math.nan)
+        assert isinstance(self.target, KmTarget)
+        return stats.km.get(self.key, {}).get(float(self.target.month), (math.nan,))[0]
+
+
+def published_figures(targets: TargetsFile) -> list[PublishedFigure]:
+    """Every figure of a targets file, in its order: what the predictive check and a virtual
+    trial set simulated values against."""
+    out: list[PublishedFigure] = []
+    for t in targets.targets:
+        if isinstance(t, BinomialTarget):
+            out.append(PublishedFigure(t.name, t, t.count / t.of, clopper_pearson(t.count, t.of),
+                                       "proportion", t.statistic))
+        elif isinstance(t, MultinomialTarget):
+            out.extend(PublishedFigure(f"{t.name}.{c}", t, k / t.of, clopper_pearson(k, t.of),
+                                       "proportion", f"{t.statistic}.{c}") for c, k in t.counts.items())
+        else:
+            low, high = t.interval
+            out.append(PublishedFigure(t.name, t, t.percent / 100, (low / 100, high / 100),
+                                       "landmark", t.key))
+    return out
 
 
 def _wilson(p: float, n: int) -> tuple[float, float]:

@@ -276,6 +276,7 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
     is the strategy's effect on progression in the curative-intent states."""
     prog, death = disease.progression, disease.death_after_progression
     micro = prog.micrometastases
+    kill = 0.0 if micro is None else micro.adjuvant_log10_kill_per_cycle.value / micro.log10_spread.value
     table = disease.background_mortality.table
     ratios: dict[str, float] = {k: v.value for k, v in prog.hazard_ratio_by_state.items()}
     return DiseaseParams(
@@ -299,11 +300,9 @@ def compile_disease(disease: Disease, strategy_hr: float = 1.0) -> DiseaseParams
                                                  1e-12), 1.0 - 1e-12)),
         growth_probit_per_day=0.0 if micro is None else
         math.log10(2.0) / (micro.doubling_days.value * micro.log10_spread.value),
-        kill_probit_per_cycle=0.0 if micro is None else
-        micro.adjuvant_log10_kill_per_cycle.value / micro.log10_spread.value,
+        kill_probit_per_cycle=kill,
         preoperative_kill_probit_per_cycle=0.0 if micro is None or micro.preoperative_kill_ratio is None
-        else micro.preoperative_kill_ratio.value * micro.adjuvant_log10_kill_per_cycle.value
-        / micro.log10_spread.value,
+        else micro.preoperative_kill_ratio.value * kill,
         reduced_dose_kill_ratio=1.0 if micro is None or micro.reduced_dose_kill_ratio is None
         else micro.reduced_dose_kill_ratio.value,
     )

@@ -28,8 +28,8 @@ class LaterLine(BaseModel):
 class PalliativeTherapy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     first_line_months: Months = Field(
-        description="planned length of the first line for controlled disease, after which it "
-        "pauses (restaging goes on) until progression")
+        description="planned length of the first line for controlled disease, after which a "
+        "treatment break (restaging, off treatment) lasts until progression")
     later_lines: list[LaterLine] = Field(description="after each detected progression, in order")
     relapse_line: LaterLine | None = Field(
         None, description="a first palliative line for a relapse found in surveillance after "

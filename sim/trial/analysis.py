@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibrate.statistics import statistics_from_patients
-from sim.calibrate.targets import BinomialTarget, KmTarget, MultinomialTarget, TargetsFile
+from sim.calibrate.targets import TargetsFile, published_figures
 from sim.outcomes.survival import kaplan_meier
 from sim.trial.spec import Statistic
 
@@ -122,13 +122,4 @@ def target_values(targets: TargetsFile, table: pd.DataFrame, prefix: str) -> dic
     """Every figure of a targets file, as calibration computes it, on the study's data (the
     study's own censoring replaces the file's follow-up window)."""
     stats = statistics_from_patients(table, targets.km_months, None)
-    out: dict[str, float] = {}
-    for t in targets.targets:
-        if isinstance(t, BinomialTarget):
-            out[prefix + t.name] = stats.values.get(t.statistic, math.nan)
-        elif isinstance(t, MultinomialTarget):
-            for c in t.counts:
-                out[f"{prefix}{t.name}.{c}"] = stats.values.get(f"{t.statistic}.{c}", math.nan)
-        elif isinstance(t, KmTarget):
-            out[prefix + t.name] = stats.km.get(t.key, {}).get(float(t.month), (math.nan,))[0]
-    return out
+    return {prefix + f.name: f.simulated(stats) for f in published_figures(targets)}

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.targets import BinomialTarget, KmTarget, MultinomialTarget, TargetsFile, clopper_pearson
 from sim.compare.paired import draw_overrides, replication_seeds
 from sim.errors import InputError
 from sim.execution.executor import Executor
@@ -74,43 +73,11 @@ def run_replicate(task: dict) -> dict[str, float]:
     tables = at(0.0)
     values: dict[str, float] = {}
     for arm, targets in trial.targets.items():
-        values.update(target_values(targets, tables[arm], _prefix(trial, arm)))
+        values.update(target_values(targets, tables[arm], trial.prefix(arm)))
     for s in trial.statistics:
         earlier = design.earlier_by_months(s.data_cutoff)
         values[s.name] = statistic_value(s, tables if earlier == 0 else at(earlier))
     return values
-
-
-def _prefix(trial: Trial, arm: str) -> str:
-    return "" if len(trial.design.arms) == 1 else f"{arm}."
-
-
-def published_figures(trial: Trial) -> list[dict]:
-    """Every published figure the study reports, with its CI and source, in the design's order
-    (each arm's targets, then the statistics)."""
-    rows: list[dict] = []
-    for arm, targets in trial.targets.items():
-        rows.extend(_from_targets(targets, arm, _prefix(trial, arm)))
-    for s in trial.statistics:
-        rows.append({"statistic": s.name, "arm": s.arm, "kind": s.kind, "published": s.published,
-                     "published_ci95": list(s.ci95) if s.ci95 else None, "source": s.source})
-    return rows
-
-
-def _from_targets(targets: TargetsFile, arm: str, prefix: str) -> list[dict]:
-    rows: list[dict] = []
-    for t in targets.targets:
-        if isinstance(t, BinomialTarget):
-            items = [(prefix + t.name, t.count / t.of, clopper_pearson(t.count, t.of), "proportion")]
-        elif isinstance(t, MultinomialTarget):
-            items = [(f"{prefix}{t.name}.{c}", k / t.of, clopper_pearson(k, t.of), "proportion")
-                     for c, k in t.counts.items()]
-        elif isinstance(t, KmTarget):
-            low, high = t.interval
-            items = [(prefix + t.name, t.percent / 100, (low / 100, high / 100), "landmark")]
-        rows.extend({"statistic": name, "arm": arm, "kind": kind, "published": value,
-                     "published_ci95": list(ci), "source": t.source} for name, value, ci, kind in items)
-    return rows
 
 
 def _finite(x: float) -> float | None:
@@ -178,7 +145,7 @@ def run_trial(path: Path, out_dir: Path | None, replicates: int | None, paramete
     table = pd.DataFrame(rows, columns=["replicate", "statistic", "value"]).sort_values(
         ["replicate", "statistic"], ignore_index=True)
     figures = []
-    for fig in published_figures(trial):
+    for fig in trial.figures():
         values = table.loc[table["statistic"] == fig["statistic"], "value"].to_numpy(float)
         figures.append({**fig, **placement(fig["published"], values)})
     shortest, longest = design.follow_up_months()

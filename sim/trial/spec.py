@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.calibrate.targets import TargetsFile, load_targets
+from sim.calibrate.targets import TargetsFile, load_targets, published_figures
 from sim.errors import InputError
 from sim.scenario.documents import read_yaml_mapping, validate_document
 from sim.scenario.loader import load_scenario
@@ -161,6 +161,21 @@ class Trial:
     def only_arm(self) -> str | None:
         return next(iter(self.design.arms)) if len(self.design.arms) == 1 else None
 
+    def prefix(self, arm: str) -> str:
+        """What an arm's targets-file figures are named by: nothing in a one-arm design."""
+        return "" if len(self.design.arms) == 1 else f"{arm}."
+
+    def figures(self) -> list[dict]:
+        """Every published figure the study reports, with its CI and source, in the design's
+        order (each arm's targets, then the statistics)."""
+        rows = [{"statistic": self.prefix(arm) + f.name, "arm": arm, "kind": f.kind,
+                 "published": f.published, "published_ci95": list(f.ci95), "source": f.target.source}
+                for arm, targets in self.targets.items() for f in published_figures(targets)]
+        rows.extend({"statistic": s.name, "arm": s.arm, "kind": s.kind, "published": s.published,
+                     "published_ci95": list(s.ci95) if s.ci95 else None, "source": s.source}
+                    for s in self.statistics)
+        return rows
+
 
 def load_trial(path: str | Path) -> Trial:
     """Read and check a design file; every problem is an InputError before anything runs."""
@@ -179,9 +194,7 @@ def load_trial(path: str | Path) -> Trial:
                 raise InputError(str(path), f"arms.{arm}.targets",
                                  f"expected an existing file, got {spec.targets!r}")
             trial.targets[arm] = load_targets(targets)[0]
-    from sim.trial.run import published_figures
-
-    names = [f["statistic"] for f in published_figures(trial)]
+    names = [f["statistic"] for f in trial.figures()]
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
         raise InputError(str(path), "statistics", f"expected names apart from the targets' figures, "

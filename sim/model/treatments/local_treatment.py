@@ -104,8 +104,8 @@ def non_responder_pcr(rate: float, responders: float, odds_ratio: float) -> floa
 
 def compile_local(params: Parameters) -> LocalParams:
     lt = params.local_treatment
-    r = params.response
-    responders = min(1.0, r.complete_probability.value + r.partial_probability.value)
+    response = params.response
+    responders = min(1.0, response.complete_probability.value + response.partial_probability.value)
     return LocalParams(
         tme_after_rt={k: (r.low, r.high) for k, r in lt.tme_after_radiotherapy_days.items()},
         metastases_first=(lt.metastases_first_after_mdt_days.low, lt.metastases_first_after_mdt_days.high),
